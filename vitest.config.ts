@@ -1,0 +1,31 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin } from 'vitest/config';
+
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+/** SQL files are imported as text, as tsup bundles them. */
+const sqlAsText: Plugin = {
+  name: 'sql-as-text',
+  transform(code, id) {
+    return id.endsWith('.sql') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+  },
+};
+
+export default defineConfig({
+  plugins: [sqlAsText],
+  resolve: {
+    // Tests run against the sources, with no build step.
+    alias: {
+      '@mixtape/core': source('./packages/core/src/index.ts'),
+      '@mixtape/server': source('./packages/server/src/index.ts'),
+      '@mixtape/client': source('./packages/client/src/index.ts'),
+    },
+  },
+  test: {
+    include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    allowOnly: false,
+  },
+});
