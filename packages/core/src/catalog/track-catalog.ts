@@ -1,0 +1,17 @@
+import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
+
+/** Tracks the service knows, and where their audio is stored once fetched. */
+export interface TrackCatalog {
+  /** Inserts or refreshes metadata; stored audio is kept. */
+  upsert(tracks: TrackMetadata[]): Promise<void>;
+  get(id: string): Promise<CatalogTrack | null>;
+  getMany(ids: string[]): Promise<CatalogTrack[]>;
+  attachAudio(id: string, audio: StoredAudio): Promise<void>;
+  detachAudio(id: string): Promise<void>;
+  /** Plain database text match: the fallback when the search index is down. */
+  search(query: string, page: PageRequest): Promise<Page<CatalogTrack>>;
+  /** Bytes of audio stored, each file counted once. */
+  storedBytes(): Promise<number>;
+  /** Keyset scan in id order, for reconciliation and reindexing. */
+  scan(afterId: string | null, limit: number): Promise<CatalogTrack[]>;
+}

@@ -1,0 +1,195 @@
+import Joi from 'joi';
+import { ConfigError } from '../errors.js';
+import { parseRateLimitPolicies, type RateLimitPolicies } from './rate-limit-policies.js';
+
+export interface MixtapeConfig {
+  production: boolean;
+  host: string;
+  port: number;
+  dataDir: string;
+  migrate: boolean;
+  mysql: { url: string; poolSize: number; queueLimit: number; acquireTimeoutMs: number } | null;
+  redisUrl: string | null;
+  elasticsearch: { url: string; index: string } | null;
+  /** Signing secrets, newest first; null means none was given (development only). */
+  jwtSecrets: string[] | null;
+  sourceUrlTemplate: string | null;
+  spotify: { clientId: string; clientSecret: string; apiUrl: string; accountsUrl: string } | null;
+  quotaBytes: number;
+  maxTrackBytes: number;
+  rateLimits: RateLimitPolicies;
+  workers: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  jobLeaseMs: number;
+  metricsToken: string | null;
+  registration: 'open' | 'closed';
+  adminUsers: string[];
+  trustProxy: string | null;
+  orphanGraceMs: number;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+export interface ConfigSources {
+  /** Reads `MIXTAPE_JWT_SECRET_FILE`; core does no I/O of its own here. */
+  readSecretFile?: (path: string) => string;
+}
+
+/** A secret shorter than this many bytes is refused: HS256 wants at least the hash size. */
+export const MIN_SECRET_BYTES = 32;
+
+const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => Joi.number().integer().min(min).max(max);
+
+const schema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  MIXTAPE_HOST: Joi.string().hostname().default('127.0.0.1'),
+  MIXTAPE_PORT: Joi.number().port().default(3000),
+  MIXTAPE_DATA_DIR: Joi.string().default('./data'),
+  MIXTAPE_MIGRATE: Joi.boolean().default(true),
+  MIXTAPE_MYSQL_URL: Joi.string().uri({ scheme: ['mysql'] }),
+  MIXTAPE_MYSQL_POOL_SIZE: integer(1, 1000).default(10),
+  MIXTAPE_MYSQL_QUEUE_LIMIT: integer(0, 100_000).default(100),
+  MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS: integer(1, 600_000).default(2000),
+  MIXTAPE_REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  MIXTAPE_ELASTICSEARCH_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  MIXTAPE_ELASTICSEARCH_INDEX: Joi.string()
+    .pattern(/^[a-z0-9][a-z0-9_.-]{0,99}$/)
+    .default('mixtape-tracks'),
+  MIXTAPE_SOURCE_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .pattern(/\{id\}/)
+    .messages({ 'string.pattern.base': '{{#label}} must contain {id}' }),
+  MIXTAPE_SPOTIFY_CLIENT_ID: Joi.string().max(200),
+  MIXTAPE_SPOTIFY_CLIENT_SECRET: Joi.string().max(200),
+  MIXTAPE_SPOTIFY_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.spotify.com'),
+  MIXTAPE_SPOTIFY_ACCOUNTS_URL: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .default('https://accounts.spotify.com'),
+  MIXTAPE_QUOTA_BYTES: integer(0).default(1_073_741_824),
+  MIXTAPE_MAX_TRACK_BYTES: integer(1).default(209_715_200),
+  MIXTAPE_RATE_LIMITS: Joi.string().allow('').default(''),
+  MIXTAPE_WORKERS: integer(0, 64).default(2),
+  MIXTAPE_MAX_ATTEMPTS: integer(1, 100).default(5),
+  MIXTAPE_RETRY_BASE_MS: integer(1, 3_600_000).default(1000),
+  MIXTAPE_JOB_LEASE_MS: integer(1000, 3_600_000).default(30_000),
+  MIXTAPE_REGISTRATION: Joi.string().valid('open', 'closed').default('open'),
+  MIXTAPE_ADMIN_USERS: Joi.string().allow('').default(''),
+  MIXTAPE_TRUST_PROXY: Joi.string(),
+  MIXTAPE_ORPHAN_GRACE_MS: integer(0).default(3_600_000),
+})
+  .unknown(true)
+  // Joi's default wording quotes the value, which may be a secret.
+  .messages({ 'string.pattern.base': '{{#label}} has the wrong form' });
+
+/**
+ * Turns the environment into a checked configuration, once. Every problem is reported, one line
+ * each, naming its variable and never echoing a secret's value.
+ * @throws ConfigError
+ */
+export function parseConfig(env: Environment, sources: ConfigSources = {}): MixtapeConfig {
+  const { value, error } = schema.validate(presentOnly(env), {
+    abortEarly: false,
+    convert: true,
+    errors: { wrap: { label: false } },
+  });
+  const problems = (error?.details ?? []).map((d) => `${String(d.path[0])}: ${d.message.replace(/^\S+ /, '')}`);
+  const rateLimits = parseRateLimitPolicies(String(value.MIXTAPE_RATE_LIMITS ?? ''));
+  if ('problems' in rateLimits) problems.push(...rateLimits.problems.map((p) => `MIXTAPE_RATE_LIMITS: ${p}`));
+  const production = value.NODE_ENV === 'production';
+  const jwt = readJwtSecrets(env, sources, production);
+  problems.push(...jwt.problems);
+  if (Boolean(env.MIXTAPE_SPOTIFY_CLIENT_ID) !== Boolean(env.MIXTAPE_SPOTIFY_CLIENT_SECRET)) {
+    problems.push('MIXTAPE_SPOTIFY_CLIENT_ID: set together with MIXTAPE_SPOTIFY_CLIENT_SECRET, or neither');
+  }
+  const metricsToken = env.MIXTAPE_METRICS_TOKEN || null;
+  if (metricsToken !== null && metricsToken.length < 16) problems.push('MIXTAPE_METRICS_TOKEN: must be at least 16 characters');
+  if (problems.length > 0 || 'problems' in rateLimits) throw new ConfigError(problems);
+
+  return {
+    production,
+    host: value.MIXTAPE_HOST,
+    port: value.MIXTAPE_PORT,
+    dataDir: value.MIXTAPE_DATA_DIR,
+    migrate: value.MIXTAPE_MIGRATE,
+    mysql: value.MIXTAPE_MYSQL_URL
+      ? {
+          url: value.MIXTAPE_MYSQL_URL,
+          poolSize: value.MIXTAPE_MYSQL_POOL_SIZE,
+          queueLimit: value.MIXTAPE_MYSQL_QUEUE_LIMIT,
+          acquireTimeoutMs: value.MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS,
+        }
+      : null,
+    redisUrl: value.MIXTAPE_REDIS_URL ?? null,
+    elasticsearch: value.MIXTAPE_ELASTICSEARCH_URL
+      ? { url: value.MIXTAPE_ELASTICSEARCH_URL, index: value.MIXTAPE_ELASTICSEARCH_INDEX }
+      : null,
+    jwtSecrets: jwt.secrets,
+    sourceUrlTemplate: value.MIXTAPE_SOURCE_URL ?? null,
+    spotify: value.MIXTAPE_SPOTIFY_CLIENT_ID
+      ? {
+          clientId: value.MIXTAPE_SPOTIFY_CLIENT_ID,
+          clientSecret: value.MIXTAPE_SPOTIFY_CLIENT_SECRET,
+          apiUrl: value.MIXTAPE_SPOTIFY_API_URL,
+          accountsUrl: value.MIXTAPE_SPOTIFY_ACCOUNTS_URL,
+        }
+      : null,
+    quotaBytes: value.MIXTAPE_QUOTA_BYTES,
+    maxTrackBytes: value.MIXTAPE_MAX_TRACK_BYTES,
+    rateLimits: rateLimits.policies,
+    workers: value.MIXTAPE_WORKERS,
+    maxAttempts: value.MIXTAPE_MAX_ATTEMPTS,
+    retryBaseMs: value.MIXTAPE_RETRY_BASE_MS,
+    jobLeaseMs: value.MIXTAPE_JOB_LEASE_MS,
+    metricsToken,
+    registration: value.MIXTAPE_REGISTRATION,
+    adminUsers: String(value.MIXTAPE_ADMIN_USERS)
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean),
+    trustProxy: value.MIXTAPE_TRUST_PROXY ?? null,
+    orphanGraceMs: value.MIXTAPE_ORPHAN_GRACE_MS,
+  };
+}
+
+/** Empty variables count as unset, as shells and compose files often leave them. */
+function presentOnly(env: Environment): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+}
+
+/**
+ * Several comma-separated secrets allow rotation: the first signs, all verify. Secrets are
+ * never echoed, only judged.
+ */
+function readJwtSecrets(
+  env: Environment,
+  sources: ConfigSources,
+  production: boolean,
+): { secrets: string[] | null; problems: string[] } {
+  let variable = 'MIXTAPE_JWT_SECRET';
+  let text = env.MIXTAPE_JWT_SECRET || '';
+  if (env.MIXTAPE_JWT_SECRET_FILE) {
+    if (text) return { secrets: null, problems: ['MIXTAPE_JWT_SECRET_FILE: set only one of MIXTAPE_JWT_SECRET and MIXTAPE_JWT_SECRET_FILE'] };
+    variable = 'MIXTAPE_JWT_SECRET_FILE';
+    try {
+      if (!sources.readSecretFile) throw new Error('no reader');
+      text = sources.readSecretFile(env.MIXTAPE_JWT_SECRET_FILE).trim();
+    } catch {
+      return { secrets: null, problems: ['MIXTAPE_JWT_SECRET_FILE: the file cannot be read'] };
+    }
+  }
+  if (!text) {
+    return production
+      ? { secrets: null, problems: ['MIXTAPE_JWT_SECRET: required when NODE_ENV=production (make one with `mixtape keygen`)'] }
+      : { secrets: null, problems: [] };
+  }
+  const secrets = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const weak = secrets.filter((s) => Buffer.byteLength(s) < MIN_SECRET_BYTES || new Set(s).size < 10);
+  if (weak.length > 0) {
+    return {
+      secrets: null,
+      problems: [`${variable}: each secret needs at least ${MIN_SECRET_BYTES} bytes of varied characters (make one with \`mixtape keygen\`)`],
+    };
+  }
+  return { secrets, problems: [] };
+}

@@ -1,0 +1,10 @@
+import init from './sqlite/001-init.sql';
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Numbered migrations of the embedded database, oldest first. Never edit one that has shipped. */
+export const sqliteMigrations: readonly Migration[] = [{ version: 1, name: 'init', sql: init }];

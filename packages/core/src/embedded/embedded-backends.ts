@@ -1,0 +1,84 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SqliteTokenStore } from '../auth/sqlite-token-store.js';
+import { SqliteTrackCatalog } from '../catalog/sqlite-track-catalog.js';
+import { migrateSqlite, openSqliteDatabase, pendingSqliteMigrations, type SqliteDatabase } from '../db/sqlite-database.js';
+import { MixtapeError } from '../errors.js';
+import { diskHealthCheck } from '../health/disk-health-check.js';
+import { searchHealthCheck } from '../health/search-health-check.js';
+import { sqliteHealthCheck } from '../health/sqlite-health-check.js';
+import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
+import { SqliteLibraryStore } from '../library/sqlite-library-store.js';
+import { LocalLockManager } from '../locks/local-lock-manager.js';
+import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
+import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
+import type { MixtapeBackends } from '../mixtape.js';
+import { MemoryRateLimiter } from '../ratelimit/memory-rate-limiter.js';
+import { SqliteSearchIndex } from '../search/sqlite-search-index.js';
+import { DemoTrackSource } from '../sources/demo-track-source.js';
+import type { TrackSource } from '../sources/track-source.js';
+import { LocalBlobStore } from '../storage/local-blob-store.js';
+import { SqliteUserStore } from '../users/sqlite-user-store.js';
+
+export interface EmbeddedOptions {
+  /** Holds `mixtape.db` and the stored audio. */
+  dataDir: string;
+  /** Apply pending migrations (default), or refuse to start while any is pending. */
+  migrate?: boolean;
+  metadata?: TrackMetadataProvider;
+  source?: TrackSource;
+}
+
+export interface EmbeddedBackends extends MixtapeBackends {
+  db: SqliteDatabase;
+}
+
+/**
+ * The backends that need no server: SQLite (with FTS5 for search), files under the data dir,
+ * and in-process locks and rate limits. One process, or several sharing one data dir for
+ * storage and the queue (locks and limits then stay per process).
+ */
+export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<EmbeddedBackends> {
+  await mkdir(options.dataDir, { recursive: true });
+  const db = openSqliteDatabase(join(options.dataDir, 'mixtape.db'));
+  try {
+    if (options.migrate === false) {
+      const pending = pendingSqliteMigrations(db);
+      if (pending.length > 0) {
+        throw new MixtapeError('ERR_CONFIG', `Database migrations ${pending.join(', ')} are pending: run \`mixtape migrate\``);
+      }
+    } else {
+      migrateSqlite(db);
+    }
+    const blobs = new LocalBlobStore({ root: join(options.dataDir, 'audio') });
+    await blobs.start();
+    const limiter = new MemoryRateLimiter();
+    await limiter.start();
+    const index = new SqliteSearchIndex(db);
+    let closed = false;
+    return {
+      db,
+      users: new SqliteUserStore(db),
+      tokens: new SqliteTokenStore(db),
+      catalog: new SqliteTrackCatalog(db),
+      library: new SqliteLibraryStore(db),
+      queue: new SqliteJobQueue(db),
+      index,
+      blobs,
+      locks: new LocalLockManager(),
+      limiter,
+      metadata: options.metadata ?? new DemoMetadataProvider(),
+      source: options.source ?? new DemoTrackSource(),
+      healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(options.dataDir)],
+      async close() {
+        if (closed) return;
+        closed = true;
+        await limiter.close();
+        db.close();
+      },
+    };
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}

@@ -1,0 +1,11 @@
+import type { SearchIndex } from '../search/search-index.js';
+import { timed, type HealthCheck } from './health-check.js';
+
+/** The search index answers. Not critical: search falls back to the database when it is down. */
+export function searchHealthCheck(index: SearchIndex): HealthCheck {
+  return {
+    name: `${index.name}:responseTime`,
+    critical: false,
+    run: () => timed(() => index.search('health', { limit: 1, offset: 0 })),
+  };
+}

@@ -1,0 +1,71 @@
+export * from './errors.js';
+export * from './model.js';
+export { newId } from './ids.js';
+
+export * from './config/mixtape-config.js';
+export * from './config/rate-limit-policies.js';
+
+export * from './auth/auth-service.js';
+export * from './auth/jwt-keyring.js';
+export * from './auth/password-hasher.js';
+export type * from './auth/token-store.js';
+export * from './auth/sqlite-token-store.js';
+
+export type * from './users/user-store.js';
+export * from './users/sqlite-user-store.js';
+
+export type * from './catalog/track-catalog.js';
+export * from './catalog/sqlite-track-catalog.js';
+export * from './catalog/track-resolver.js';
+
+export type * from './library/library-store.js';
+export * from './library/sqlite-library-store.js';
+export * from './library/library-service.js';
+
+export type * from './search/search-index.js';
+export * from './search/sqlite-search-index.js';
+export * from './search/track-search.js';
+
+export type * from './metadata/track-metadata-provider.js';
+export * from './metadata/spotify-metadata-provider.js';
+export * from './metadata/demo-metadata-provider.js';
+
+export type * from './sources/track-source.js';
+export * from './sources/http-track-source.js';
+export * from './sources/demo-track-source.js';
+
+export type * from './storage/blob-store.js';
+export * from './storage/local-blob-store.js';
+export * from './storage/store-stream.js';
+
+export type * from './jobs/job-queue.js';
+export * from './jobs/sqlite-job-queue.js';
+export * from './jobs/backoff.js';
+
+export type * from './locks/lock-manager.js';
+export * from './locks/local-lock-manager.js';
+export * from './locks/observed-lock-manager.js';
+
+export type * from './ratelimit/rate-limiter.js';
+export * from './ratelimit/memory-rate-limiter.js';
+
+export * from './downloads/download-service.js';
+export * from './downloads/download-processor.js';
+export * from './downloads/download-workers.js';
+export * from './downloads/failure-policy.js';
+
+export * from './metrics/mixtape-metrics.js';
+export * from './health/health-check.js';
+export * from './health/sqlite-health-check.js';
+export * from './health/search-health-check.js';
+export * from './health/disk-health-check.js';
+
+export * from './spotify/track-ref.js';
+export * from './demo/demo-catalog.js';
+export * from './demo/demo-audio.js';
+export * from './demo/seed-demo-catalog.js';
+
+export * from './db/sqlite-database.js';
+export type { Migration } from './db/sqlite-migrations.js';
+export * from './embedded/embedded-backends.js';
+export * from './mixtape.js';

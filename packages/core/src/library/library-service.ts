@@ -1,0 +1,72 @@
+import type { Readable } from 'node:stream';
+import { NotFoundError } from '../errors.js';
+import type { TrackCatalog } from '../catalog/track-catalog.js';
+import { trackLockKey } from '../downloads/track-lock-key.js';
+import type { LockManager } from '../locks/lock-manager.js';
+import { toTrack, type CatalogTrack, type LibraryEntry, type Page, type PageRequest, type StoredAudio } from '../model.js';
+import type { BlobStore, ByteRange } from '../storage/blob-store.js';
+import type { LibraryStore } from './library-store.js';
+
+export interface LibraryFile {
+  track: CatalogTrack;
+  audio: StoredAudio;
+  /** The content hash, which makes a strong ETag. */
+  etag: string;
+}
+
+/** A user's library, their quota, and the stored files behind it. */
+export class LibraryService {
+  readonly #library: LibraryStore;
+  readonly #catalog: TrackCatalog;
+  readonly #blobs: BlobStore;
+  readonly #locks: LockManager;
+  readonly #quotaBytes: number;
+
+  constructor(deps: { library: LibraryStore; catalog: TrackCatalog; blobs: BlobStore; locks: LockManager; quotaBytes: number }) {
+    this.#library = deps.library;
+    this.#catalog = deps.catalog;
+    this.#blobs = deps.blobs;
+    this.#locks = deps.locks;
+    this.#quotaBytes = deps.quotaBytes;
+  }
+
+  async quota(userId: string): Promise<{ usedBytes: number; limitBytes: number }> {
+    return { usedBytes: await this.#library.usedBytes(userId), limitBytes: this.#quotaBytes };
+  }
+
+  async list(userId: string, page: PageRequest): Promise<Page<LibraryEntry>> {
+    const items = await this.#library.list(userId, page);
+    const tracks = new Map((await this.#catalog.getMany(items.items.map((i) => i.trackId))).map((t) => [t.id, t]));
+    return {
+      total: items.total,
+      items: items.items.flatMap((item) => {
+        const track = tracks.get(item.trackId);
+        return track ? [{ track: toTrack(track), addedAt: item.addedAt, sizeBytes: item.sizeBytes }] : [];
+      }),
+    };
+  }
+
+  /** The stored file of a track in the user's library. @throws NotFoundError */
+  async file(userId: string, trackId: string): Promise<LibraryFile> {
+    const item = await this.#library.get(userId, trackId);
+    const track = item ? await this.#catalog.get(trackId) : null;
+    if (!track?.audio) throw new NotFoundError('That track is not in your library');
+    return { track, audio: track.audio, etag: `"${track.audio.blobKey}"` };
+  }
+
+  open(file: LibraryFile, range?: ByteRange): Promise<Readable> {
+    return this.#blobs.open(file.audio.blobKey, range);
+  }
+
+  /** Frees the user's quota; the stored file goes when no library holds the track. @throws NotFoundError */
+  async remove(userId: string, trackId: string): Promise<void> {
+    if (!(await this.#library.remove(userId, trackId))) throw new NotFoundError('That track is not in your library');
+    await this.#locks.using(trackLockKey(trackId), async () => {
+      if ((await this.#library.holderCount(trackId)) > 0) return;
+      const track = await this.#catalog.get(trackId);
+      if (!track?.audio) return;
+      await this.#catalog.detachAudio(trackId);
+      await this.#blobs.delete(track.audio.blobKey);
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { JOB_STATUSES, type JobStatus } from '../model.js';
+
+/** Read at scrape time, so gauges tell the state of the stores rather than of this process. */
+export interface MetricSources {
+  jobCounts?: () => Promise<Record<JobStatus, number>>;
+  storedBytes?: () => Promise<number>;
+}
+
+/**
+ * Every metric of API.md, on a registry the caller owns (never prom-client's global one).
+ * Label values are bounded: routes are patterns, outcomes and policies come from fixed sets.
+ */
+export function createMixtapeMetrics(registry: Registry, sources: MetricSources = {}) {
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: 'mixtape_http_requests_total',
+      help: 'HTTP requests served, by route pattern and status',
+      labelNames: ['method', 'route', 'status'] as const,
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: 'mixtape_http_request_duration_seconds',
+      help: 'Time to serve an HTTP request, until the response is finished',
+      labelNames: ['method', 'route'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    rateLimitRejections: new Counter({
+      name: 'mixtape_rate_limit_rejections_total',
+      help: 'Requests refused by a rate-limit policy',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
+    upstreamFetches: new Counter({
+      name: 'mixtape_upstream_fetches_total',
+      help: 'Audio fetches from an origin, by source and outcome',
+      labelNames: ['source', 'outcome'] as const,
+      registers,
+    }),
+    downloads: new Counter({
+      name: 'mixtape_downloads_total',
+      help: 'Download job attempts by outcome: completed, deduplicated, failed, retried',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    downloadJobs: new Gauge({
+      name: 'mixtape_download_jobs',
+      help: 'Download jobs in the queue, by status',
+      labelNames: ['status'] as const,
+      registers,
+      async collect() {
+        if (!sources.jobCounts) return;
+        const counts = await sources.jobCounts();
+        for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
+      },
+    }),
+    lockWait: new Histogram({
+      name: 'mixtape_lock_wait_seconds',
+      help: 'Time spent waiting for a per-track lock',
+      labelNames: ['backend'] as const,
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60],
+      registers,
+    }),
+    storageBytes: new Gauge({
+      name: 'mixtape_storage_bytes',
+      help: 'Bytes of audio stored',
+      registers,
+      async collect() {
+        if (sources.storedBytes) this.set(await sources.storedBytes());
+      },
+    }),
+    searchDegraded: new Gauge({
+      name: 'mixtape_search_degraded',
+      help: '1 while search is served by the fallback',
+      registers,
+    }),
+    searchOutboxPending: new Gauge({
+      name: 'mixtape_search_outbox_pending',
+      help: 'Changes not yet in the search index',
+      registers,
+    }),
+    searchSyncLag: new Gauge({
+      name: 'mixtape_search_sync_lag_seconds',
+      help: 'Age of the oldest change not yet in the search index',
+      registers,
+    }),
+    dbPoolConnections: new Gauge({
+      name: 'mixtape_db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['state'] as const,
+      registers,
+    }),
+    reconcilerRepairs: new Counter({
+      name: 'mixtape_reconciler_repairs_total',
+      help: 'Inconsistencies repaired by the reconciler, by kind',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+  };
+}
+
+export type MixtapeMetrics = ReturnType<typeof createMixtapeMetrics>;

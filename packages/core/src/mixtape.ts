@@ -1,0 +1,147 @@
+import { Registry } from 'prom-client';
+import { AuthService, type AuthSettings } from './auth/auth-service.js';
+import type { JwtKeyring } from './auth/jwt-keyring.js';
+import { PasswordHasher } from './auth/password-hasher.js';
+import type { TokenStore } from './auth/token-store.js';
+import type { TrackCatalog } from './catalog/track-catalog.js';
+import { TrackResolver } from './catalog/track-resolver.js';
+import { DownloadProcessor } from './downloads/download-processor.js';
+import { DownloadService } from './downloads/download-service.js';
+import { DownloadWorkers, type WorkerEvent } from './downloads/download-workers.js';
+import { runHealthChecks, type HealthCheck, type HealthReport } from './health/health-check.js';
+import type { JobQueue } from './jobs/job-queue.js';
+import { LibraryService } from './library/library-service.js';
+import type { LibraryStore } from './library/library-store.js';
+import type { LockManager } from './locks/lock-manager.js';
+import { observeLockWaits } from './locks/observed-lock-manager.js';
+import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
+import { createMixtapeMetrics, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
+import type { RateLimiter } from './ratelimit/rate-limiter.js';
+import type { SearchIndex } from './search/search-index.js';
+import { TrackSearch } from './search/track-search.js';
+import type { TrackSource } from './sources/track-source.js';
+import type { BlobStore } from './storage/blob-store.js';
+import type { UserStore } from './users/user-store.js';
+
+/** Every port Mixtape needs, whichever adapters fill them. */
+export interface MixtapeBackends {
+  users: UserStore;
+  tokens: TokenStore;
+  catalog: TrackCatalog;
+  library: LibraryStore;
+  queue: JobQueue;
+  index: SearchIndex;
+  blobs: BlobStore;
+  locks: LockManager;
+  limiter: RateLimiter;
+  metadata: TrackMetadataProvider;
+  source: TrackSource;
+  healthChecks: HealthCheck[];
+  close(): Promise<void>;
+}
+
+export interface MixtapeSettings {
+  keyring: JwtKeyring;
+  quotaBytes: number;
+  maxTrackBytes: number;
+  maxAttempts: number;
+  retryBaseMs: number;
+  jobLeaseMs: number;
+  /** Download workers in this process; 0 leaves the work to `mixtape worker` processes. */
+  workers: number;
+  auth?: Partial<AuthSettings>;
+  hasher?: PasswordHasher;
+  healthTimeoutMs?: number;
+  workerPollIntervalMs?: number;
+}
+
+export interface Mixtape {
+  backends: MixtapeBackends;
+  metrics: MixtapeMetrics;
+  auth: AuthService;
+  search: TrackSearch;
+  resolver: TrackResolver;
+  downloads: DownloadService;
+  library: LibraryService;
+  workers: DownloadWorkers;
+  health(only?: 'critical'): Promise<HealthReport>;
+  /** Starts the in-process workers, if any. */
+  start(): void;
+  /** Stops the workers (letting jobs in flight finish), then closes the backends. Safe twice. */
+  close(): Promise<void>;
+}
+
+/** Wires the services of Mixtape over a set of backends. Does no I/O. */
+export function createMixtape(
+  backends: MixtapeBackends,
+  settings: MixtapeSettings,
+  options: { registry?: Registry; onWorkerEvent?: (event: WorkerEvent) => void } = {},
+): Mixtape {
+  const metrics = createMixtapeMetrics(options.registry ?? new Registry(), {
+    jobCounts: () => backends.queue.countByStatus(),
+    storedBytes: () => backends.catalog.storedBytes(),
+  });
+  const locks = observeLockWaits(backends.locks, (seconds, backend) => metrics.lockWait.observe({ backend }, seconds));
+  const { catalog, library: libraryStore, index, queue, blobs } = backends;
+  const resolver = new TrackResolver({ catalog, provider: backends.metadata, index });
+  const processor = new DownloadProcessor({
+    catalog,
+    resolver,
+    library: libraryStore,
+    blobs,
+    source: backends.source,
+    locks,
+    settings: { quotaBytes: settings.quotaBytes, maxTrackBytes: settings.maxTrackBytes },
+    observer: { onFetch: (source, outcome) => metrics.upstreamFetches.inc({ source, outcome }) },
+  });
+  const workers = new DownloadWorkers({
+    queue,
+    processor,
+    count: settings.workers,
+    leaseMs: settings.jobLeaseMs,
+    retryBaseMs: settings.retryBaseMs,
+    ...(settings.workerPollIntervalMs === undefined ? {} : { pollIntervalMs: settings.workerPollIntervalMs }),
+    onEvent(event) {
+      if (event.type === 'completed') metrics.downloads.inc({ outcome: event.outcome });
+      if (event.type === 'retried' || event.type === 'failed') metrics.downloads.inc({ outcome: event.type });
+      options.onWorkerEvent?.(event);
+    },
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    backends,
+    metrics,
+    resolver,
+    workers,
+    auth: new AuthService({
+      users: backends.users,
+      tokens: backends.tokens,
+      keyring: settings.keyring,
+      hasher: settings.hasher ?? new PasswordHasher(),
+      ...(settings.auth ? { settings: settings.auth } : {}),
+    }),
+    search: new TrackSearch({
+      index,
+      catalog,
+      onDegraded: (degraded) => metrics.searchDegraded.set(degraded ? 1 : 0),
+    }),
+    downloads: new DownloadService({
+      queue,
+      resolver,
+      library: libraryStore,
+      settings: { quotaBytes: settings.quotaBytes, maxAttempts: settings.maxAttempts },
+      onEnqueued: () => workers.wake(),
+    }),
+    library: new LibraryService({ library: libraryStore, catalog, blobs, locks, quotaBytes: settings.quotaBytes }),
+    health: (only) =>
+      runHealthChecks(backends.healthChecks, {
+        timeoutMs: settings.healthTimeoutMs ?? 2000,
+        ...(only ? { only } : {}),
+      }),
+    start: () => workers.start(),
+    close() {
+      closing ??= workers.close().then(() => backends.close());
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TrackMetadata } from '../../src/model.js';
+import type { SearchIndex } from '../../src/search/search-index.js';
+
+export interface SearchIndexHarness {
+  /** An empty index. */
+  index: SearchIndex;
+  /** Waits until writes are visible to searches (a refresh for Elasticsearch); may do nothing. */
+  settle?(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const track = (id: string, title: string, artists: string[], album: string, isrc?: string): TrackMetadata => ({
+  id,
+  title,
+  artists,
+  album,
+  durationMs: 200_000,
+  ...(isrc ? { isrc } : {}),
+});
+
+const TRACKS: TrackMetadata[] = [
+  track('t-around', 'Around the World', ['Daft Punk'], 'Homework', 'GBDUW0000059'),
+  track('t-onemore', 'One More Time', ['Daft Punk'], 'Discovery', 'GBDUW0000053'),
+  track('t-homeward', 'Homeward Bound', ['Simon & Garfunkel'], 'Parsley, Sage, Rosemary and Thyme'),
+  track('t-something', 'Something', ['The Beatles'], 'Abbey Road'),
+  track('t-world', 'World', ['Five for Fighting'], 'The Battle for Everything'),
+  track('t-acdc', 'Thunderstruck', ['AC/DC'], 'The Razors Edge'),
+];
+
+/** Queries that carry query syntax of one engine or another; none may throw. */
+export const HOSTILE_QUERIES = [
+  '"',
+  '""',
+  '"unterminated',
+  '*',
+  '* *',
+  'daft*',
+  'AND',
+  'OR NOT',
+  'daft AND',
+  'NEAR(',
+  'NEAR(daft punk, 2)',
+  '-',
+  '-daft',
+  '+punk',
+  'title:daft',
+  '{[()]}',
+  '^',
+  '\\',
+  "'; DROP TABLE tracks; --",
+  'a~2',
+  '/regex.*/',
+  '??',
+  'ümlaut café 日本語 🎵',
+  '\u0000',
+  'x'.repeat(200),
+  Array.from({ length: 100 }, (_, i) => `w${i}`).join(' '),
+];
+
+/** What every `SearchIndex` adapter must do. */
+export function describeSearchIndex(name: string, factory: () => Promise<SearchIndexHarness>): void {
+  describe(`SearchIndex contract: ${name}`, () => {
+    let harness: SearchIndexHarness;
+    let index: SearchIndex;
+    const page = { limit: 20, offset: 0 };
+    const settle = () => harness.settle?.() ?? Promise.resolve();
+    const ids = async (query: string) => (await index.search(query, page)).items.slice().sort();
+
+    beforeEach(async () => {
+      harness = await factory();
+      index = harness.index;
+      await index.upsert(TRACKS);
+      await settle();
+    });
+
+    afterEach(async () => {
+      await harness.close();
+    });
+
+    it('has a name', () => {
+      expect(index.name).toMatch(/\S/);
+    });
+
+    it('finds words in the title, artists and album, ignoring case', async () => {
+      expect(await ids('thunderstruck')).toEqual(['t-acdc']);
+      expect(await ids('DAFT PUNK')).toEqual(['t-around', 't-onemore']);
+      expect(await ids('garfunkel')).toEqual(['t-homeward']);
+      expect(await ids('abbey road')).toEqual(['t-something']);
+    });
+
+    it('requires every word, and matches the last one as a prefix', async () => {
+      expect(await ids('daft wor')).toEqual(['t-around']);
+      expect(await ids('daft beatles')).toEqual([]);
+      expect(await ids('homew')).toEqual(['t-around', 't-homeward']);
+      expect(await ids('someth')).toEqual(['t-something']);
+    });
+
+    it('finds a track by its ISRC', async () => {
+      expect(await ids('GBDUW0000059')).toEqual(['t-around']);
+      expect(await ids('gbduw0000053')).toEqual(['t-onemore']);
+    });
+
+    it('ranks a title match above an album match', async () => {
+      // Shorter than t-onemore, so only the weight of the title can put that one first.
+      await index.upsert([track('t-album-time', 'Echoes', ['Pink Floyd'], 'Time Tunnel')]);
+      await settle();
+      const result = await index.search('time', page);
+      expect(result.total).toBe(2);
+      expect(result.items).toEqual(['t-onemore', 't-album-time']);
+    });
+
+    it('pages results with the full total and no repeats', async () => {
+      const many = Array.from({ length: 9 }, (_, i) => track(`p-${i}`, `Paging Song ${i}`, ['Pager'], 'Pages'));
+      await index.upsert(many);
+      await settle();
+      const seen: string[] = [];
+      for (let offset = 0; offset < 12; offset += 4) {
+        const result = await index.search('pager', { limit: 4, offset });
+        expect(result.total).toBe(9);
+        seen.push(...result.items);
+      }
+      expect(seen.slice().sort()).toEqual(many.map((t) => t.id).sort());
+      const whole = await index.search('pager', { limit: 9, offset: 0 });
+      expect(whole.items).toEqual(seen);
+    });
+
+    it('replaces a track on upsert', async () => {
+      await index.upsert([track('t-something', 'Here Comes the Sun', ['The Beatles'], 'Abbey Road')]);
+      await settle();
+      expect(await ids('something')).toEqual([]);
+      expect(await ids('sun')).toEqual(['t-something']);
+      expect((await index.search('beatles', page)).total).toBe(1);
+    });
+
+    it('removes tracks, ignoring unknown ids', async () => {
+      await index.remove(['t-around', 'no-such-track']);
+      await settle();
+      expect(await ids('daft')).toEqual(['t-onemore']);
+      await index.remove([]);
+    });
+
+    it('answers an empty page for a query with no words', async () => {
+      expect(await index.search('', page)).toEqual({ items: [], total: 0 });
+      expect(await index.search('  - * "" ', page)).toEqual({ items: [], total: 0 });
+    });
+
+    it('never lets query syntax through or fail', async () => {
+      for (const query of HOSTILE_QUERIES) {
+        const result = await index.search(query, page);
+        expect(result.items.length).toBeLessThanOrEqual(result.total);
+      }
+      // Operators are words like any other, not syntax.
+      expect(await ids('daft AND')).toEqual([]);
+      expect(await ids('-daft')).toEqual(['t-around', 't-onemore']);
+      expect(await ids('AC/DC')).toEqual(['t-acdc']);
+    });
+  });
+}

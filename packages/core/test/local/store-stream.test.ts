@@ -1,0 +1,111 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BlobInfo } from '../../src/storage/blob-store.js';
+import { LocalBlobStore } from '../../src/storage/local-blob-store.js';
+import { storeStream } from '../../src/storage/store-stream.js';
+
+async function* chunksOf(payload: Buffer, size: number): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < payload.length; offset += size) yield payload.subarray(offset, offset + size);
+}
+
+describe('storeStream', () => {
+  let root: string;
+  let store: LocalBlobStore;
+
+  const listAll = async () => {
+    const blobs: BlobInfo[] = [];
+    for await (const blob of store.list()) blobs.push(blob);
+    return blobs;
+  };
+  const tempFiles = () => readdirSync(join(root, 'tmp'));
+
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'mixtape-store-stream-'));
+    store = new LocalBlobStore({ root });
+    await store.start();
+  });
+
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('stores a stream and reports progress', async () => {
+    const payload = randomBytes(1_000_000);
+    const progress: number[] = [];
+    const stored = await storeStream(store, Readable.from(chunksOf(payload, 64 * 1024)), {
+      maxBytes: payload.length,
+      onProgress: (bytes) => progress.push(bytes),
+    });
+
+    expect(stored).toEqual({ key: createHash('sha256').update(payload).digest('hex'), sizeBytes: payload.length });
+    expect(progress).toHaveLength(Math.ceil(payload.length / (64 * 1024)));
+    expect(progress.at(-1)).toBe(payload.length);
+    expect(tempFiles()).toEqual([]);
+  });
+
+  it('throws TooLargeError past maxBytes and keeps nothing', async () => {
+    const payload = randomBytes(300_000);
+    let pulled = 0;
+    async function* counted() {
+      for await (const chunk of chunksOf(payload, 10_000)) {
+        pulled += chunk.byteLength;
+        yield chunk;
+      }
+    }
+    await expect(storeStream(store, counted(), { maxBytes: 100_000 })).rejects.toMatchObject({
+      code: 'ERR_TOO_LARGE',
+      limitBytes: 100_000,
+    });
+    // It stopped reading at the first chunk over the limit.
+    expect(pulled).toBe(110_000);
+    expect(tempFiles()).toEqual([]);
+    expect(await listAll()).toEqual([]);
+  });
+
+  it('accepts a body of exactly maxBytes', async () => {
+    const payload = randomBytes(100_000);
+    const stored = await storeStream(store, chunksOf(payload, 7000), { maxBytes: 100_000 });
+    expect(stored.sizeBytes).toBe(100_000);
+  });
+
+  it('keeps nothing when the source fails midway', async () => {
+    const failure = new Error('upstream reset');
+    async function* failing() {
+      yield randomBytes(50_000);
+      yield randomBytes(50_000);
+      throw failure;
+    }
+    await expect(storeStream(store, failing(), { maxBytes: 1_000_000 })).rejects.toBe(failure);
+    expect(tempFiles()).toEqual([]);
+    expect(await listAll()).toEqual([]);
+  });
+
+  it('stops on abort even while the source is stalled, and keeps nothing', async () => {
+    const controller = new AbortController();
+    const source = new Readable({ read() {} });
+    source.push(randomBytes(10_000));
+    const pending = storeStream(store, source, {
+      maxBytes: 1_000_000,
+      signal: controller.signal,
+      // Abort once the stream has nothing more to give, so storeStream is waiting on it.
+      onProgress: () => setTimeout(() => controller.abort(new Error('cancelled by user')), 30),
+    });
+    await expect(pending).rejects.toThrow('cancelled by user');
+    expect(source.destroyed).toBe(true);
+    expect(tempFiles()).toEqual([]);
+    expect(await listAll()).toEqual([]);
+  });
+
+  it('does not start when the signal is already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(storeStream(store, chunksOf(randomBytes(10), 5), { maxBytes: 100, signal: controller.signal })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
+    expect(tempFiles()).toEqual([]);
+  });
+});

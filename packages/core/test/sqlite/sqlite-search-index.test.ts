@@ -1,0 +1,95 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TrackMetadata } from '../../src/model.js';
+import { SqliteSearchIndex, toFtsQuery } from '../../src/search/sqlite-search-index.js';
+import { HOSTILE_QUERIES } from '../contracts/search-index.contract.js';
+import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
+
+const track = (id: string, title: string, artists: string[], album = 'Album'): TrackMetadata => ({
+  id,
+  title,
+  artists,
+  album,
+  durationMs: 1000,
+});
+
+/** Quoted strings (doubled quotes inside), the last one a prefix, joined by AND: nothing else. */
+const SAFE_EXPRESSION = /^"(?:[^"]|"")*"(?: AND "(?:[^"]|"")*")*\*$/u;
+
+describe('toFtsQuery', () => {
+  it('quotes every word, ANDs them and matches the last as a prefix', () => {
+    expect(toFtsQuery('daft punk')).toBe('"daft" AND "punk"*');
+    expect(toFtsQuery('  AC/DC  ')).toBe('"AC/DC"*');
+    expect(toFtsQuery('say "hi"')).toBe('"say" AND """hi"""*');
+    expect(toFtsQuery('NEAR(a b)')).toBe('"NEAR(a" AND "b)"*');
+  });
+
+  it('drops words with no letter or digit, and answers null when none is left', () => {
+    expect(toFtsQuery('rock - roll')).toBe('"rock" AND "roll"*');
+    expect(toFtsQuery('')).toBeNull();
+    expect(toFtsQuery(' * " - ( ')).toBeNull();
+  });
+
+  it('never produces anything but quoted strings and AND', () => {
+    for (const query of HOSTILE_QUERIES) {
+      const expression = toFtsQuery(query);
+      if (expression !== null) expect(expression).toMatch(SAFE_EXPRESSION);
+    }
+  });
+});
+
+describe('SqliteSearchIndex', () => {
+  let temp: TempSqlite;
+  let index: SqliteSearchIndex;
+
+  beforeEach(() => {
+    temp = openTempSqlite();
+    index = new SqliteSearchIndex(temp.db);
+  });
+
+  afterEach(async () => {
+    await temp.close();
+  });
+
+  it('is named after its engine', () => {
+    expect(index.name).toBe('sqlite-fts5');
+  });
+
+  it('folds case and diacritics, and handles scripts without spaces', async () => {
+    await index.upsert([
+      track('t1', 'Crazy in Love', ['Beyoncé', 'JAY-Z']),
+      track('t2', 'Ölmez Ağaç', ['Zülfü Livaneli']),
+      track('t3', '夜に駆ける', ['YOASOBI']),
+    ]);
+    const ids = async (query: string) => (await index.search(query, { limit: 10, offset: 0 })).items;
+    expect(await ids('beyonce')).toEqual(['t1']);
+    expect(await ids('BEYONCÉ jay')).toEqual(['t1']);
+    expect(await ids('olmez agac')).toEqual(['t2']);
+    expect(await ids('夜に')).toEqual(['t3']);
+  });
+
+  it('survives every hostile query with many documents indexed', async () => {
+    await index.upsert(Array.from({ length: 50 }, (_, i) => track(`t${i}`, `Song ${i} near and or not`, ['Band'])));
+    for (const query of HOSTILE_QUERIES) {
+      await expect(index.search(query, { limit: 5, offset: 0 })).resolves.toMatchObject({ total: expect.any(Number) });
+    }
+    // FTS keywords in user text are words, so this matches all 50 titles.
+    expect((await index.search('near AND or NOT', { limit: 5, offset: 0 })).total).toBe(50);
+  });
+
+  it('breaks rank ties by track id', async () => {
+    // Identical documents score the same.
+    await index.upsert(['c', 'a', 'd', 'b'].map((id) => track(id, 'Same Title', ['Same Artist'])));
+    expect((await index.search('same', { limit: 10, offset: 0 })).items).toEqual(['a', 'b', 'c', 'd']);
+    expect((await index.search('same', { limit: 2, offset: 1 })).items).toEqual(['b', 'c']);
+  });
+
+  it('keeps one row per track however often it is upserted or removed', async () => {
+    for (let i = 0; i < 3; i++) await index.upsert([track('t1', `Version ${i}`, ['Band'])]);
+    await index.remove(['t1']);
+    await index.upsert([track('t1', 'Final', ['Band'])]);
+    const count = (sql: string) => temp.db.prepare(sql).pluck().get();
+    expect(count('SELECT count(*) FROM search_documents')).toBe(1);
+    expect(count('SELECT count(*) FROM search_fts')).toBe(1);
+    expect((await index.search('band', { limit: 10, offset: 0 })).items).toEqual(['t1']);
+  });
+});

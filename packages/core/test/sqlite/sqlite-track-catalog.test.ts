@@ -1,0 +1,61 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteTrackCatalog } from '../../src/catalog/sqlite-track-catalog.js';
+import type { TrackMetadata } from '../../src/model.js';
+import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
+
+const track = (id: string, title: string, artists = ['Band']): TrackMetadata => ({
+  id,
+  title,
+  artists,
+  album: 'Album',
+  durationMs: 1000,
+});
+
+describe('SqliteTrackCatalog', () => {
+  let temp: TempSqlite;
+  let catalog: SqliteTrackCatalog;
+
+  beforeEach(() => {
+    temp = openTempSqlite();
+    catalog = new SqliteTrackCatalog(temp.db);
+  });
+
+  afterEach(async () => {
+    await temp.close();
+  });
+
+  it('orders fallback search results by title, then id', async () => {
+    await catalog.upsert([track('b', 'beta'), track('c', 'Alpha'), track('a', 'alpha'), track('d', 'Gamma')]);
+    const page = await catalog.search('band', { limit: 10, offset: 0 });
+    expect(page.items.map((t) => t.id)).toEqual(['a', 'c', 'b', 'd']);
+  });
+
+  it('matches whole artist names only within one name', async () => {
+    // Artists are stored as a JSON array; the JSON punctuation between names must not match.
+    await catalog.upsert([track('t1', 'Song', ['Simon', 'Garfunkel'])]);
+    const count = async (query: string) => (await catalog.search(query, { limit: 10, offset: 0 })).total;
+    expect(await count('garfunkel')).toBe(1);
+    expect(await count('simon","garfunkel')).toBe(0);
+    expect(await count('"')).toBe(0);
+  });
+
+  it('returns getMany in the order of the ids asked for', async () => {
+    await catalog.upsert([track('a', 'A'), track('b', 'B'), track('c', 'C')]);
+    expect((await catalog.getMany(['c', 'x', 'a', 'b', 'a'])).map((t) => t.id)).toEqual(['c', 'a', 'b']);
+  });
+
+  it('gets thousands of ids in one call', async () => {
+    const ids = Array.from({ length: 40_000 }, (_, i) => `id-${i}`);
+    await catalog.upsert([track('id-39999', 'Last')]);
+    expect((await catalog.getMany(ids)).map((t) => t.id)).toEqual(['id-39999']);
+  });
+
+  it('stores times as epoch milliseconds', async () => {
+    const before = Date.now();
+    await catalog.upsert([track('a', 'A')]);
+    const stored = temp.db.prepare('SELECT updated_at FROM tracks').pluck().get() as number;
+    expect(Number.isInteger(stored)).toBe(true);
+    expect(stored).toBeGreaterThanOrEqual(before);
+    expect((await catalog.get('a'))?.updatedAt.getTime()).toBe(stored);
+  });
+});

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { migrateSqlite, openSqliteDatabase, type SqliteDatabase } from '../../src/db/sqlite-database.js';
+
+export interface TempSqlite {
+  db: SqliteDatabase;
+  /** The database file, for opening a second connection as another process would. */
+  path: string;
+  /** Closes the connection and deletes the directory; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** A fresh, migrated database file in its own temp directory. */
+export function openTempSqlite(): TempSqlite {
+  const dir = mkdtempSync(join(tmpdir(), 'mixtape-sqlite-'));
+  const path = join(dir, 'mixtape.db');
+  const db = openSqliteDatabase(path);
+  migrateSqlite(db);
+  return {
+    db,
+    path,
+    async close() {
+      if (db.open) db.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
