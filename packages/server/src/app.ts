@@ -1,0 +1,61 @@
+import express, { type Express } from 'express';
+import type { Mixtape, RateLimitPolicies } from '@mixtape/core';
+import { observeRequests } from './http/observe-requests.js';
+import { notFoundHandler, problemHandler } from './http/problem.js';
+import { rateLimit } from './http/rate-limit.js';
+import { requestId } from './http/request-context.js';
+import type { Logger } from './logger.js';
+import { openApiDocument } from './openapi.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { authRoutes } from './routes/auth-routes.js';
+import { downloadRoutes } from './routes/download-routes.js';
+import { libraryRoutes } from './routes/library-routes.js';
+import { opsRoutes } from './routes/ops-routes.js';
+import type { RouteContext } from './routes/route-context.js';
+import { trackRoutes } from './routes/track-routes.js';
+
+export const API_PREFIX = '/api/v1';
+
+export interface AppOptions {
+  mixtape: Mixtape;
+  policies: RateLimitPolicies;
+  logger: Logger;
+  metricsToken: string | null;
+  /** Express `trust proxy`; unset trusts no proxy, so the socket address is the client. */
+  trustProxy: string | null;
+}
+
+/** The HTTP face of Mixtape: parse, call one service, map the outcome. */
+export function createApp(options: AppOptions): Express {
+  const { mixtape, policies, logger } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', options.trustProxy ?? false);
+  app.set('query parser', 'simple');
+
+  const context: RouteContext = {
+    mixtape,
+    policies,
+    limits: {
+      limiter: mixtape.backends.limiter,
+      onReject: (policy) => mixtape.metrics.rateLimitRejections.inc({ policy }),
+    },
+  };
+
+  app.use(requestId);
+  app.use(observeRequests(mixtape.metrics, logger));
+  app.use(rateLimit(context.limits, policies.global, (req) => `ip:${req.ip}`));
+  app.use(opsRoutes(mixtape, { metricsToken: options.metricsToken }));
+
+  const api = express.Router();
+  api.use(express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  api.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+  for (const routes of [authRoutes, trackRoutes, downloadRoutes, libraryRoutes, adminRoutes]) api.use(routes(context));
+  app.use(API_PREFIX, api);
+
+  app.use(notFoundHandler);
+  app.use(problemHandler(logger));
+  return app;
+}

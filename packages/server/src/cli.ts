@@ -1,0 +1,109 @@
+#!/usr/bin/env node
+import { ConfigError, generateSecret, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfig } from './load-config.js';
+import { createLogger, type Logger } from './logger.js';
+import { mixtapeFromConfig } from './mixtape-from-config.js';
+import { startServer } from './server.js';
+
+/** sysexits(3): the conventions service managers understand. */
+const EXIT = { usage: 64, software: 70, config: 78 } as const;
+
+const USAGE = `Usage: mixtape <command>
+
+Commands:
+  serve      apply pending migrations, serve the HTTP API and run download workers
+  worker     run download workers only
+  migrate    apply database migrations, then exit
+  keygen     print a new random JWT secret (base64url, 256 bits)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'keygen') {
+    process.stdout.write(`${generateSecret()}\n`);
+    return 0;
+  }
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE);
+    return command === undefined ? EXIT.usage : 0;
+  }
+  if (rest.length > 0) {
+    process.stderr.write(`mixtape ${command}: unexpected arguments: ${rest.join(' ')}\n`);
+    return EXIT.usage;
+  }
+  const config = loadConfig();
+  const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'info' });
+  switch (command) {
+    case 'serve':
+      return serve(config, logger);
+    case 'worker':
+      return work(config, logger);
+    case 'migrate':
+      return migrate(config);
+    default:
+      process.stderr.write(`mixtape: unknown command "${command}"\n\n${USAGE}`);
+      return EXIT.usage;
+  }
+}
+
+async function serve(config: MixtapeConfig, logger: Logger): Promise<number> {
+  const running = await startServer(config, logger);
+  logger.info({ url: running.url, workers: config.workers }, 'serving');
+  process.stdout.write(`Mixtape is listening on ${running.url}\n`);
+  await untilSignal();
+  logger.info('shutting down');
+  await running.close();
+  return 0;
+}
+
+async function work(config: MixtapeConfig, logger: Logger): Promise<number> {
+  const mixtape = await mixtapeFromConfig(config, logger, { workers: Math.max(1, config.workers) });
+  mixtape.start();
+  logger.info({ workers: Math.max(1, config.workers) }, 'download workers started');
+  await untilSignal();
+  await mixtape.close();
+  return 0;
+}
+
+function migrate(config: MixtapeConfig): number {
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openSqliteDatabase(join(config.dataDir, 'mixtape.db'));
+  try {
+    const applied = migrateSqlite(db);
+    process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')}\n` : 'No migrations pending\n');
+    return 0;
+  } finally {
+    db.close();
+  }
+}
+
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(signal);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) process.stderr.write(`${problem}\n`);
+      process.exitCode = EXIT.config;
+    } else {
+      // A config-shaped error from elsewhere (pending migrations) is still the operator's to fix.
+      const code = (error as { code?: unknown } | null)?.code;
+      process.stderr.write(`mixtape: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = code === 'ERR_CONFIG' ? EXIT.config : EXIT.software;
+    }
+  },
+);

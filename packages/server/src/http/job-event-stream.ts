@@ -1,0 +1,50 @@
+import type { Request, Response } from 'express';
+import { FINAL_JOB_STATUSES, type Job } from '@mixtape/core';
+import { jobResource } from './job-resource.js';
+
+export interface JobEventStreamOptions {
+  load: () => Promise<Job>;
+  pollIntervalMs?: number;
+  heartbeatMs?: number;
+}
+
+/**
+ * Follows a job as server-sent events: `status` on every change of status, `progress` as bytes
+ * arrive. It polls the queue, so it sees jobs worked on by any process, and it ends after a
+ * final status or when the client goes away.
+ */
+export async function streamJobEvents(req: Request, res: Response, options: JobEventStreamOptions): Promise<void> {
+  const { load, pollIntervalMs = 250, heartbeatMs = 15_000 } = options;
+  let job = await load();
+  res.status(200);
+  res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-cache, no-transform');
+  res.setHeader('X-Accel-Buffering', 'no');
+  res.flushHeaders();
+
+  let closed = false;
+  req.on('close', () => {
+    closed = true;
+  });
+  const send = (event: string, data: unknown) => {
+    if (!closed) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
+  send('status', jobResource(job));
+  let lastBytes = job.progress?.bytes ?? -1;
+  let lastBeat = Date.now();
+  while (!closed && !FINAL_JOB_STATUSES.includes(job.status)) {
+    await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+    const next = await load();
+    if (next.progress && next.progress.bytes !== lastBytes) {
+      lastBytes = next.progress.bytes;
+      send('progress', next.progress);
+    }
+    if (next.status !== job.status) send('status', jobResource(next));
+    job = next;
+    if (Date.now() - lastBeat > heartbeatMs) {
+      lastBeat = Date.now();
+      if (!closed) res.write(': keep-alive\n\n');
+    }
+  }
+  res.end();
+}

@@ -1,0 +1,123 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { MixtapeError, UnavailableError, ValidationError, type FieldProblem } from '@mixtape/core';
+import type { Logger } from '../logger.js';
+
+export const PROBLEM_KINDS = [
+  'validation',
+  'unauthorized',
+  'forbidden',
+  'not-found',
+  'conflict',
+  'rate-limited',
+  'quota-exceeded',
+  'unavailable',
+  'internal',
+] as const;
+export type ProblemKind = (typeof PROBLEM_KINDS)[number];
+
+const TITLES: Record<ProblemKind, string> = {
+  validation: 'The request is not valid',
+  unauthorized: 'Authentication is required',
+  forbidden: 'Not allowed',
+  'not-found': 'Not found',
+  conflict: 'Conflict',
+  'rate-limited': 'Too many requests',
+  'quota-exceeded': 'Storage quota exceeded',
+  unavailable: 'Temporarily unavailable',
+  internal: 'Internal error',
+};
+
+export interface Problem {
+  kind: ProblemKind;
+  status: number;
+  detail: string;
+  errors?: FieldProblem[];
+  retryAfterMs?: number;
+}
+
+export function problemType(kind: ProblemKind): string {
+  return `https://mixtape.invalid/problems/${kind}`;
+}
+
+/** Writes an RFC 9457 problem document. `Retry-After` is whole seconds, rounded up. */
+export function sendProblem(res: Response, problem: Problem): void {
+  if (problem.retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(problem.retryAfterMs / 1000))));
+  if (problem.status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="mixtape"');
+  res
+    .status(problem.status)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: problemType(problem.kind),
+        title: TITLES[problem.kind],
+        status: problem.status,
+        detail: problem.detail,
+        ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}),
+      }),
+    );
+}
+
+const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status: number }>> = {
+  ERR_VALIDATION: { kind: 'validation', status: 400 },
+  ERR_UNAUTHORIZED: { kind: 'unauthorized', status: 401 },
+  ERR_FORBIDDEN: { kind: 'forbidden', status: 403 },
+  ERR_NOT_FOUND: { kind: 'not-found', status: 404 },
+  ERR_CONFLICT: { kind: 'conflict', status: 409 },
+  ERR_QUOTA_EXCEEDED: { kind: 'quota-exceeded', status: 403 },
+  ERR_UNAVAILABLE: { kind: 'unavailable', status: 503 },
+};
+
+/** What an error means to a client. Anything unexpected is a 500 that says nothing of its cause. */
+export function problemFor(error: unknown): Problem {
+  if (error instanceof MixtapeError) {
+    const mapped = BY_CODE[error.code];
+    if (mapped) {
+      return {
+        ...mapped,
+        detail: error.message,
+        ...(error instanceof ValidationError ? { errors: error.errors } : {}),
+        ...(error instanceof UnavailableError ? { retryAfterMs: error.retryAfterMs } : {}),
+      };
+    }
+  }
+  const bodyError = bodyParserProblem(error);
+  if (bodyError) return bodyError;
+  if (isBusyDatabase(error)) return { kind: 'unavailable', status: 503, detail: 'The database is busy; try again', retryAfterMs: 1000 };
+  return { kind: 'internal', status: 500, detail: 'Something went wrong on our side' };
+}
+
+function bodyParserProblem(error: unknown): Problem | null {
+  if (typeof error !== 'object' || error === null || !('type' in error)) return null;
+  switch ((error as { type: unknown }).type) {
+    case 'entity.too.large':
+      return { kind: 'validation', status: 413, detail: 'The request body is larger than 16 KiB' };
+    case 'entity.parse.failed':
+      return { kind: 'validation', status: 400, detail: 'The request body is not valid JSON' };
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return { kind: 'validation', status: 415, detail: 'The request body encoding is not supported' };
+    default:
+      return null;
+  }
+}
+
+function isBusyDatabase(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error, req, res, _next) => {
+    const problem = problemFor(error);
+    if (problem.status >= 500) logger.error({ err: error, requestId: res.getHeader('X-Request-Id'), route: req.route?.path }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendProblem(res, problem);
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendProblem(res, { kind: 'not-found', status: 404, detail: `No route for ${req.method} ${req.path}` });
+};

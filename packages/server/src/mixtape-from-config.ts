@@ -1,0 +1,41 @@
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createMixtape, JwtKeyring, type Mixtape, type MixtapeConfig } from '@mixtape/core';
+import { openBackends } from './backends.js';
+import type { Logger } from './logger.js';
+
+/** The services of one process, configured from the environment's config. */
+export async function mixtapeFromConfig(
+  config: MixtapeConfig,
+  logger: Logger,
+  options: { workers: number; migrate?: boolean },
+): Promise<Mixtape> {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const keyring = config.jwtSecrets ? JwtKeyring.fromSecrets(config.jwtSecrets) : JwtKeyring.ephemeral();
+  if (keyring.ephemeral) {
+    logger.warn('MIXTAPE_JWT_SECRET is not set: using a random key, so sessions end when the process stops');
+  }
+  const backends = await openBackends(config, { migrate: options.migrate ?? config.migrate });
+  return createMixtape(
+    backends,
+    {
+      keyring,
+      quotaBytes: config.quotaBytes,
+      maxTrackBytes: config.maxTrackBytes,
+      maxAttempts: config.maxAttempts,
+      retryBaseMs: config.retryBaseMs,
+      jobLeaseMs: config.jobLeaseMs,
+      workers: options.workers,
+      auth: { registration: config.registration, adminUsers: config.adminUsers },
+    },
+    {
+      registry,
+      onWorkerEvent(event) {
+        if (event.type === 'error') logger.error({ err: event.error }, 'download worker error');
+        else if (event.type === 'failed' || event.type === 'retried') {
+          logger.warn({ jobId: event.job.id, trackId: event.job.trackId, error: event.error }, `download ${event.type}`);
+        } else logger.info({ jobId: event.job.id, trackId: event.job.trackId }, `download ${event.type}`);
+      },
+    },
+  );
+}

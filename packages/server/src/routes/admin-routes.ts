@@ -1,0 +1,40 @@
+import { Router } from 'express';
+import Joi from 'joi';
+import { ConflictError, JOB_STATUSES, NotFoundError } from '@mixtape/core';
+import { authenticate, requireAdmin } from '../http/authenticate.js';
+import { jobResource } from '../http/job-resource.js';
+import { parse, schemas } from '../http/validate.js';
+import type { RouteContext } from './route-context.js';
+
+const listQuery = Joi.object({
+  status: Joi.string().valid(...JOB_STATUSES),
+  limit: schemas.limit(200, 50),
+  offset: schemas.offset,
+});
+const jobParams = Joi.object({ jobId: schemas.jobId });
+
+export function adminRoutes({ mixtape }: RouteContext): Router {
+  const router = Router();
+  const { queue } = mixtape.backends;
+  router.use('/admin', authenticate(mixtape.auth), requireAdmin);
+
+  router.get('/admin/jobs', async (req, res) => {
+    const query = parse(listQuery, req.query, 'query');
+    const page = await queue.list(query);
+    res.json({ items: page.items.map(jobResource), total: page.total });
+  });
+
+  router.post('/admin/jobs/:jobId/retry', async (req, res) => {
+    const { jobId } = parse(jobParams, req.params, 'params');
+    const retried = await queue.retry(jobId, new Date());
+    if (!retried) {
+      const job = await queue.get(jobId);
+      if (!job) throw new NotFoundError('No such download job');
+      throw new ConflictError(`Only failed jobs can be retried; this one is ${job.status}`);
+    }
+    mixtape.workers.wake();
+    res.status(202).json(jobResource(retried));
+  });
+
+  return router;
+}

@@ -1,0 +1,57 @@
+import { Router } from 'express';
+import Joi from 'joi';
+import { ConflictError, JOB_STATUSES, NotFoundError } from '@mixtape/core';
+import { authenticate } from '../http/authenticate.js';
+import { streamJobEvents } from '../http/job-event-stream.js';
+import { jobResource } from '../http/job-resource.js';
+import { rateLimit } from '../http/rate-limit.js';
+import { principalOf } from '../http/request-context.js';
+import { parse, schemas } from '../http/validate.js';
+import type { RouteContext } from './route-context.js';
+
+const requestBody = Joi.object({ track: Joi.string().trim().min(1).max(512).required() });
+const listQuery = Joi.object({
+  status: Joi.string().valid(...JOB_STATUSES),
+  limit: schemas.limit(50, 20),
+  offset: schemas.offset,
+});
+const jobParams = Joi.object({ jobId: schemas.jobId });
+
+export function downloadRoutes({ mixtape, policies, limits }: RouteContext): Router {
+  const router = Router();
+  const { downloads } = mixtape;
+  router.use('/downloads', authenticate(mixtape.auth));
+
+  router.post('/downloads', rateLimit(limits, policies.download, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
+    const body = parse(requestBody, req.body, 'body');
+    const job = await downloads.request(principalOf(res).userId, body.track);
+    res.status(202).location(`${req.baseUrl}/downloads/${job.id}`).json(jobResource(job));
+  });
+
+  router.get('/downloads', async (req, res) => {
+    const query = parse(listQuery, req.query, 'query');
+    const page = await downloads.list(principalOf(res).userId, query);
+    res.json({ items: page.items.map(jobResource), total: page.total });
+  });
+
+  router.get('/downloads/:jobId', async (req, res) => {
+    const { jobId } = parse(jobParams, req.params, 'params');
+    res.json(jobResource(await downloads.get(principalOf(res).userId, jobId)));
+  });
+
+  router.get('/downloads/:jobId/events', async (req, res) => {
+    const { jobId } = parse(jobParams, req.params, 'params');
+    const userId = principalOf(res).userId;
+    await streamJobEvents(req, res, { load: () => downloads.get(userId, jobId) });
+  });
+
+  router.delete('/downloads/:jobId', async (req, res) => {
+    const { jobId } = parse(jobParams, req.params, 'params');
+    const outcome = await downloads.cancel(principalOf(res).userId, jobId);
+    if (outcome.kind === 'not-found') throw new NotFoundError('No such download job');
+    if (outcome.kind === 'conflict') throw new ConflictError(`The job is ${outcome.job.status} and can no longer be cancelled`);
+    res.status(204).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,74 @@
+import { pipeline } from 'node:stream/promises';
+import { Router } from 'express';
+import Joi from 'joi';
+import { authenticate } from '../http/authenticate.js';
+import { parseRange } from '../http/byte-range.js';
+import { contentDisposition } from '../http/content-disposition.js';
+import { principalOf } from '../http/request-context.js';
+import { parse, schemas } from '../http/validate.js';
+import type { RouteContext } from './route-context.js';
+
+const listQuery = Joi.object({ limit: schemas.limit(100, 50), offset: schemas.offset });
+const trackParams = Joi.object({ trackId: schemas.trackId });
+
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.trim() === '*' || header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+export function libraryRoutes({ mixtape }: RouteContext): Router {
+  const router = Router();
+  const { library } = mixtape;
+  router.use('/library', authenticate(mixtape.auth));
+
+  router.get('/library', async (req, res) => {
+    const query = parse(listQuery, req.query, 'query');
+    res.json(await library.list(principalOf(res).userId, query));
+  });
+
+  router.get('/library/:trackId/file', async (req, res) => {
+    const { trackId } = parse(trackParams, req.params, 'params');
+    const file = await library.file(principalOf(res).userId, trackId);
+    const size = file.audio.sizeBytes;
+    res.setHeader('ETag', file.etag);
+    res.setHeader('Accept-Ranges', 'bytes');
+    res.setHeader('Cache-Control', 'private, no-cache');
+    if (etagMatches(req.get('If-None-Match'), file.etag)) return void res.status(304).end();
+
+    // If-Range with another version means: send the whole file, not a piece of the new one.
+    const ifRange = req.get('If-Range');
+    const requested = ifRange && ifRange !== file.etag ? { kind: 'none' as const } : parseRange(req.get('Range'), size);
+    if (requested.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${size}`);
+      return void res.status(416).type('application/problem+json').send(
+        JSON.stringify({
+          type: 'https://mixtape.invalid/problems/validation',
+          title: 'Range not satisfiable',
+          status: 416,
+          detail: `The file has ${size} bytes`,
+        }),
+      );
+    }
+    res.setHeader('Content-Type', file.audio.contentType);
+    res.setHeader('Content-Disposition', contentDisposition(file.track, file.audio.contentType));
+    const range = requested.kind === 'range' ? requested.range : undefined;
+    if (range) {
+      res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200).setHeader('Content-Length', String(size));
+    }
+    if (req.method === 'HEAD') return void res.end();
+    const body = await library.open(file, range);
+    // pipeline destroys the file stream when the client goes away, so nothing leaks.
+    await pipeline(body, res).catch(() => undefined);
+  });
+
+  router.delete('/library/:trackId', async (req, res) => {
+    const { trackId } = parse(trackParams, req.params, 'params');
+    await library.remove(principalOf(res).userId, trackId);
+    res.status(204).end();
+  });
+
+  return router;
+}
