@@ -54,6 +54,8 @@ export * from './downloads/download-processor.js';
 export * from './downloads/download-workers.js';
 export * from './downloads/failure-policy.js';
 
+export * from './consistency/reconciler.js';
+export * from './library/release-unheld-audio.js';
 export * from './metrics/mixtape-metrics.js';
 export * from './health/health-check.js';
 export * from './health/sqlite-health-check.js';

@@ -5,6 +5,7 @@ import { PasswordHasher } from './auth/password-hasher.js';
 import type { TokenStore } from './auth/token-store.js';
 import type { TrackCatalog } from './catalog/track-catalog.js';
 import { TrackResolver } from './catalog/track-resolver.js';
+import { Reconciler } from './consistency/reconciler.js';
 import { DownloadProcessor } from './downloads/download-processor.js';
 import { DownloadService } from './downloads/download-service.js';
 import { DownloadWorkers, type WorkerEvent } from './downloads/download-workers.js';
@@ -52,6 +53,8 @@ export interface MixtapeSettings {
   auth?: Partial<AuthSettings>;
   hasher?: PasswordHasher;
   healthTimeoutMs?: number;
+  /** A stored file with no row is an orphan only once this old (default an hour). */
+  orphanGraceMs?: number;
   workerPollIntervalMs?: number;
 }
 
@@ -64,6 +67,7 @@ export interface Mixtape {
   downloads: DownloadService;
   library: LibraryService;
   workers: DownloadWorkers;
+  reconciler: Reconciler;
   health(only?: 'critical'): Promise<HealthReport>;
   /** Starts the in-process workers, if any. */
   start(): void;
@@ -107,8 +111,18 @@ export function createMixtape(
       options.onWorkerEvent?.(event);
     },
   });
+  const reconciler = new Reconciler({
+    catalog,
+    blobs,
+    index,
+    queue,
+    locks,
+    orphanGraceMs: settings.orphanGraceMs ?? 3_600_000,
+    onRepair: (kind) => metrics.reconcilerRepairs.inc({ kind }),
+  });
   let closing: Promise<void> | undefined;
   return {
+    reconciler,
     backends,
     metrics,
     resolver,

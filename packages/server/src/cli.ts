@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, generateSecret, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
+import { ConfigError, generateSecret, INCONSISTENCY_KINDS, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig } from './load-config.js';
@@ -17,6 +17,8 @@ Commands:
   worker     run download workers only
   migrate    apply database migrations, then exit
   keygen     print a new random JWT secret (base64url, 256 bits)
+  reconcile [--dry-run] [--json]
+             one reconciler pass over files, rows, search documents and jobs
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +30,14 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE);
     return command === undefined ? EXIT.usage : 0;
+  }
+  if (command === 'reconcile') {
+    const unknown = rest.filter((a) => a !== '--dry-run' && a !== '--json');
+    if (unknown.length > 0) {
+      process.stderr.write(`mixtape reconcile: unknown options: ${unknown.join(' ')}\n`);
+      return EXIT.usage;
+    }
+    return reconcile(loadConfig(), { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
   }
   if (rest.length > 0) {
     process.stderr.write(`mixtape ${command}: unexpected arguments: ${rest.join(' ')}\n`);
@@ -76,6 +86,28 @@ function migrate(config: MixtapeConfig): number {
     return 0;
   } finally {
     db.close();
+  }
+}
+
+async function reconcile(config: MixtapeConfig, options: { dryRun: boolean; json: boolean }): Promise<number> {
+  const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'warn' });
+  const mixtape = await mixtapeFromConfig(config, logger, { workers: 0 });
+  try {
+    const report = await mixtape.reconciler.run({ dryRun: options.dryRun });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify(report)}\n`);
+      return 0;
+    }
+    const seconds = (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000;
+    process.stdout.write(
+      `Checked ${report.checked.files} files, ${report.checked.rows} rows and ${report.checked.documents} documents in ${seconds} s${report.dryRun ? ' (dry run: nothing changed)' : ''}\n`,
+    );
+    for (const kind of INCONSISTENCY_KINDS) {
+      process.stdout.write(`  ${kind.padEnd(17)} found ${report.found[kind]}, repaired ${report.repaired[kind]}\n`);
+    }
+    return 0;
+  } finally {
+    await mixtape.close();
   }
 }
 

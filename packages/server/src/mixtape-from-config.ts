@@ -26,6 +26,7 @@ export async function mixtapeFromConfig(
       retryBaseMs: config.retryBaseMs,
       jobLeaseMs: config.jobLeaseMs,
       workers: options.workers,
+      orphanGraceMs: config.orphanGraceMs,
       auth: { registration: config.registration, adminUsers: config.adminUsers },
     },
     {

@@ -130,6 +130,10 @@ export class SqliteTrackCatalog implements TrackCatalog {
     })();
   }
 
+  async tracksWithBlob(key: string): Promise<string[]> {
+    return this.db.prepare('SELECT id FROM tracks WHERE blob_key = ? ORDER BY id').pluck().all(key) as string[];
+  }
+
   async storedBytes(): Promise<number> {
     // Tracks with the same audio share one blob (keyed by its hash), so each key counts once.
     return this.db

@@ -10,6 +10,8 @@ export interface TrackCatalog {
   detachAudio(id: string): Promise<void>;
   /** Plain database text match: the fallback when the search index is down. */
   search(query: string, page: PageRequest): Promise<Page<CatalogTrack>>;
+  /** Ids of the tracks whose audio is the blob `key`: identical files are stored once. */
+  tracksWithBlob(key: string): Promise<string[]>;
   /** Bytes of audio stored, each file counted once. */
   storedBytes(): Promise<number>;
   /** Keyset scan in id order, for reconciliation and reindexing. */

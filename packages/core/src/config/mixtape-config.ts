@@ -39,6 +39,7 @@ export interface ConfigSources {
 /** A secret shorter than this many bytes is refused: HS256 wants at least the hash size. */
 export const MIN_SECRET_BYTES = 32;
 
+const sourceUrl = Joi.string().uri({ scheme: ['http', 'https'] });
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => Joi.number().integer().min(min).max(max);
 
 const schema = Joi.object({
@@ -56,10 +57,14 @@ const schema = Joi.object({
   MIXTAPE_ELASTICSEARCH_INDEX: Joi.string()
     .pattern(/^[a-z0-9][a-z0-9_.-]{0,99}$/)
     .default('mixtape-tracks'),
+  // `{` and `}` are not URI characters, so the template is checked as a URL with an id in their place.
   MIXTAPE_SOURCE_URL: Joi.string()
-    .uri({ scheme: ['http', 'https'] })
+    .custom((template: string, helpers) =>
+      sourceUrl.validate(template.replaceAll('{id}', 'id')).error ? helpers.message({ custom: '{{#label}} must be an http(s) URL' }) : template,
+    )
     .pattern(/\{id\}/)
-    .messages({ 'string.pattern.base': '{{#label}} must contain {id}' }),
+    // A bare `{id}` would be read as a template reference and vanish from the message.
+    .messages({ 'string.pattern.base': '{{#label}} must contain \\{id\\}' }),
   MIXTAPE_SPOTIFY_CLIENT_ID: Joi.string().max(200),
   MIXTAPE_SPOTIFY_CLIENT_SECRET: Joi.string().max(200),
   MIXTAPE_SPOTIFY_API_URL: Joi.string().uri({ scheme: ['http', 'https'] }).default('https://api.spotify.com'),

@@ -7,6 +7,7 @@ import type { Job, JobProgress, StoredAudio } from '../model.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { storeStream } from '../storage/store-stream.js';
 import type { TrackSource } from '../sources/track-source.js';
+import { deleteBlobIfUnused, releaseUnheldAudio } from '../library/release-unheld-audio.js';
 import { trackLockKey } from './track-lock-key.js';
 
 export type ProcessOutcome = 'completed' | 'deduplicated';
@@ -53,7 +54,8 @@ export class DownloadProcessor {
       try {
         await library.add({ userId: job.userId, trackId: job.trackId, sizeBytes: audio.sizeBytes }, settings.quotaBytes);
       } catch (error) {
-        if (!stored) await this.#forgetIfUnheld(job.trackId, audio);
+        // Undo a fetch whose library step failed, unless someone else holds the track by now.
+        if (!stored) await releaseUnheldAudio(this.#deps, job.trackId);
         throw error;
       }
       return stored ? 'deduplicated' : 'completed';
@@ -85,7 +87,7 @@ export class DownloadProcessor {
         await catalog.attachAudio(trackId, audio);
       } catch (error) {
         // Undo: a file no row points to is an orphan.
-        await blobs.delete(blob.key).catch(() => undefined);
+        await deleteBlobIfUnused(this.#deps, blob.key).catch(() => undefined);
         throw error;
       }
       observer?.onFetch?.(source.name, 'ok');
@@ -98,11 +100,4 @@ export class DownloadProcessor {
     }
   }
 
-  /** Undoes a fetch whose library step failed, unless someone else holds the track by now. */
-  async #forgetIfUnheld(trackId: string, audio: StoredAudio): Promise<void> {
-    const { library, catalog, blobs } = this.#deps;
-    if ((await library.holderCount(trackId)) > 0) return;
-    await catalog.detachAudio(trackId);
-    await blobs.delete(audio.blobKey);
-  }
 }

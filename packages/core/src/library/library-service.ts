@@ -6,6 +6,7 @@ import type { LockManager } from '../locks/lock-manager.js';
 import { toTrack, type CatalogTrack, type LibraryEntry, type Page, type PageRequest, type StoredAudio } from '../model.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { LibraryStore } from './library-store.js';
+import { releaseUnheldAudio } from './release-unheld-audio.js';
 
 export interface LibraryFile {
   track: CatalogTrack;
@@ -48,9 +49,9 @@ export class LibraryService {
 
   /** The stored file of a track in the user's library. @throws NotFoundError */
   async file(userId: string, trackId: string): Promise<LibraryFile> {
-    const item = await this.#library.get(userId, trackId);
-    const track = item ? await this.#catalog.get(trackId) : null;
-    if (!track?.audio) throw new NotFoundError('That track is not in your library');
+    if (!(await this.#library.get(userId, trackId))) throw new NotFoundError('That track is not in your library');
+    const track = await this.#catalog.get(trackId);
+    if (!track?.audio) throw new NotFoundError('The stored file of this track is gone; request its download again');
     return { track, audio: track.audio, etag: `"${track.audio.blobKey}"` };
   }
 
@@ -61,12 +62,7 @@ export class LibraryService {
   /** Frees the user's quota; the stored file goes when no library holds the track. @throws NotFoundError */
   async remove(userId: string, trackId: string): Promise<void> {
     if (!(await this.#library.remove(userId, trackId))) throw new NotFoundError('That track is not in your library');
-    await this.#locks.using(trackLockKey(trackId), async () => {
-      if ((await this.#library.holderCount(trackId)) > 0) return;
-      const track = await this.#catalog.get(trackId);
-      if (!track?.audio) return;
-      await this.#catalog.detachAudio(trackId);
-      await this.#blobs.delete(track.audio.blobKey);
-    });
+    const stores = { library: this.#library, catalog: this.#catalog, blobs: this.#blobs };
+    await this.#locks.using(trackLockKey(trackId), () => releaseUnheldAudio(stores, trackId));
   }
 }

@@ -6,4 +6,6 @@ export interface SearchIndex {
   upsert(tracks: TrackMetadata[]): Promise<void>;
   remove(ids: string[]): Promise<void>;
   search(query: string, page: PageRequest): Promise<Page<string>>;
+  /** Keyset scan of the indexed ids in id order, for reconciliation. */
+  scanIds(afterId: string | null, limit: number): Promise<string[]>;
 }

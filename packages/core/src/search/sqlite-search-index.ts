@@ -61,6 +61,13 @@ export class SqliteSearchIndex implements SearchIndex {
     })();
   }
 
+  async scanIds(afterId: string | null, limit: number): Promise<string[]> {
+    return this.db
+      .prepare('SELECT track_id FROM search_documents WHERE track_id > ? ORDER BY track_id LIMIT ?')
+      .pluck()
+      .all(afterId ?? '', limit) as string[];
+  }
+
   async search(query: string, page: PageRequest): Promise<Page<string>> {
     const match = toFtsQuery(query);
     if (match === null) return { items: [], total: 0 };

@@ -78,6 +78,16 @@ export function describeSearchIndex(name: string, factory: () => Promise<SearchI
       await harness.close();
     });
 
+    it('scans its ids in order, a page at a time', async () => {
+      const all = [...TRACKS.map((t) => t.id)].sort();
+      const first = await index.scanIds(null, 4);
+      expect(first).toEqual(all.slice(0, 4));
+      expect(await index.scanIds(first.at(-1)!, 4)).toEqual(all.slice(4));
+      await index.remove(['t-acdc']);
+      await settle();
+      expect(await index.scanIds(null, 100)).toEqual(all.filter((id) => id !== 't-acdc'));
+    });
+
     it('has a name', () => {
       expect(index.name).toMatch(/\S/);
     });

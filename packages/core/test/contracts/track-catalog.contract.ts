@@ -86,6 +86,16 @@ export function describeTrackCatalog(name: string, factory: () => Promise<TrackC
       await catalog.detachAudio(trackId(9));
     });
 
+    it('names the tracks that share a stored file', async () => {
+      await catalog.upsert([meta(1), meta(2), meta(3)]);
+      expect(await catalog.tracksWithBlob(audio.blobKey)).toEqual([]);
+      await catalog.attachAudio(trackId(2), audio);
+      await catalog.attachAudio(trackId(1), audio);
+      expect(await catalog.tracksWithBlob(audio.blobKey)).toEqual([trackId(1), trackId(2)]);
+      await catalog.detachAudio(trackId(1));
+      expect(await catalog.tracksWithBlob(audio.blobKey)).toEqual([trackId(2)]);
+    });
+
     it('counts stored bytes once per stored file', async () => {
       expect(await catalog.storedBytes()).toBe(0);
       await catalog.upsert([meta(1), meta(2), meta(3), meta(4)]);

@@ -12,6 +12,7 @@ const listQuery = Joi.object({
   offset: schemas.offset,
 });
 const jobParams = Joi.object({ jobId: schemas.jobId });
+const reconcileQuery = Joi.object({ dryRun: Joi.boolean().default(false) });
 
 export function adminRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
@@ -34,6 +35,11 @@ export function adminRoutes({ mixtape }: RouteContext): Router {
     }
     mixtape.workers.wake();
     res.status(202).json(jobResource(retried));
+  });
+
+  router.post('/admin/reconcile', async (req, res) => {
+    const { dryRun } = parse(reconcileQuery, req.query, 'query');
+    res.json(await mixtape.reconciler.run({ dryRun }));
   });
 
   return router;

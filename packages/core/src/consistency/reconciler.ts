@@ -1,0 +1,175 @@
+import type { TrackCatalog } from '../catalog/track-catalog.js';
+import { trackLockKey } from '../downloads/track-lock-key.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import type { LockManager } from '../locks/lock-manager.js';
+import type { Job } from '../model.js';
+import type { SearchIndex } from '../search/search-index.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { deleteBlobIfUnused } from '../library/release-unheld-audio.js';
+
+export const INCONSISTENCY_KINDS = ['orphanFiles', 'missingFiles', 'missingDocuments', 'staleDocuments', 'stuckJobs'] as const;
+export type InconsistencyKind = (typeof INCONSISTENCY_KINDS)[number];
+export type InconsistencyCounts = Record<InconsistencyKind, number>;
+
+export interface ReconcileReport {
+  startedAt: Date;
+  finishedAt: Date;
+  dryRun: boolean;
+  checked: { files: number; rows: number; documents: number };
+  found: InconsistencyCounts;
+  repaired: InconsistencyCounts;
+}
+
+export interface ReconcilerDeps {
+  catalog: TrackCatalog;
+  blobs: BlobStore;
+  index: SearchIndex;
+  queue: JobQueue;
+  locks: LockManager;
+  /** A file with no row is only an orphan once this old: a download may be between its two steps. */
+  orphanGraceMs: number;
+  batchSize?: number;
+  now?: () => Date;
+  onRepair?: (kind: InconsistencyKind) => void;
+}
+
+const zero = (): InconsistencyCounts => ({ orphanFiles: 0, missingFiles: 0, missingDocuments: 0, staleDocuments: 0, stuckJobs: 0 });
+
+/**
+ * Finds where files, catalog rows, search documents and jobs disagree, and repairs it: orphan
+ * files are deleted, rows whose file is gone forget it, the index gains missing documents and
+ * loses stale ones, and jobs whose lease ran out go back to the queue (or fail, if spent).
+ * Every pass reads in pages, so memory stays flat however large the stores.
+ */
+export class Reconciler {
+  readonly #deps: Required<Omit<ReconcilerDeps, 'onRepair'>> & Pick<ReconcilerDeps, 'onRepair'>;
+
+  constructor(deps: ReconcilerDeps) {
+    this.#deps = { batchSize: 500, now: () => new Date(), ...deps };
+  }
+
+  async run(options: { dryRun: boolean }): Promise<ReconcileReport> {
+    const startedAt = this.#deps.now();
+    const report: ReconcileReport = {
+      startedAt,
+      finishedAt: startedAt,
+      dryRun: options.dryRun,
+      checked: { files: 0, rows: 0, documents: 0 },
+      found: zero(),
+      repaired: zero(),
+    };
+    const tally = async (kind: InconsistencyKind, repair: () => Promise<boolean>) => {
+      report.found[kind] += 1;
+      if (options.dryRun || !(await repair())) return;
+      report.repaired[kind] += 1;
+      this.#deps.onRepair?.(kind);
+    };
+    await this.#files(report, tally);
+    await this.#rows(report, tally);
+    await this.#documents(report, tally);
+    await this.#jobs(tally);
+    report.finishedAt = this.#deps.now();
+    return report;
+  }
+
+  async #files(report: ReconcileReport, tally: Tally): Promise<void> {
+    const { blobs, catalog, orphanGraceMs } = this.#deps;
+    const cutoff = this.#deps.now().getTime() - orphanGraceMs;
+    for await (const blob of blobs.list()) {
+      report.checked.files += 1;
+      if (blob.modifiedAt.getTime() > cutoff) continue;
+      if ((await catalog.tracksWithBlob(blob.key)).length > 0) continue;
+      await tally('orphanFiles', () => deleteBlobIfUnused(this.#deps, blob.key));
+    }
+  }
+
+  async #rows(report: ReconcileReport, tally: Tally): Promise<void> {
+    const { catalog, blobs, locks } = this.#deps;
+    for await (const track of this.#catalogTracks()) {
+      report.checked.rows += 1;
+      if (!track.audio || (await blobs.stat(track.audio.blobKey))) continue;
+      const key = track.audio.blobKey;
+      // Under the track's lock, and checked again, so a download storing the file now is left alone.
+      await tally('missingFiles', () =>
+        locks.using(trackLockKey(track.id), async () => {
+          const current = await catalog.get(track.id);
+          if (current?.audio?.blobKey !== key || (await blobs.stat(key))) return false;
+          await catalog.detachAudio(track.id);
+          return true;
+        }),
+      );
+    }
+  }
+
+  /** A merge of two id-ordered scans: catalog rows against index documents. */
+  async #documents(report: ReconcileReport, tally: Tally): Promise<void> {
+    const { index, catalog } = this.#deps;
+    const rows = this.#catalogTracks()[Symbol.asyncIterator]();
+    const documents = this.#indexIds()[Symbol.asyncIterator]();
+    let row = await rows.next();
+    let document = await documents.next();
+    while (!row.done || !document.done) {
+      if (document.done || (!row.done && row.value.id < document.value)) {
+        const track = row.value!;
+        await tally('missingDocuments', async () => {
+          await index.upsert([track]);
+          return true;
+        });
+        row = await rows.next();
+      } else if (row.done || document.value < row.value.id) {
+        report.checked.documents += 1;
+        const id = document.value;
+        await tally('staleDocuments', async () => {
+          if (await catalog.get(id)) return false;
+          await index.remove([id]);
+          return true;
+        });
+        document = await documents.next();
+      } else {
+        report.checked.documents += 1;
+        row = await rows.next();
+        document = await documents.next();
+      }
+    }
+  }
+
+  async #jobs(tally: Tally): Promise<void> {
+    const { queue } = this.#deps;
+    const now = this.#deps.now();
+    const stuck: Job[] = [];
+    for (let offset = 0; ; offset += this.#deps.batchSize) {
+      const page = await queue.list({ status: 'running', limit: this.#deps.batchSize, offset });
+      stuck.push(...page.items.filter((job) => job.lease && job.lease.expiresAt <= now));
+      if (offset + page.items.length >= page.total || page.items.length === 0) break;
+    }
+    for (const job of stuck) {
+      const spent = job.attempts >= job.maxAttempts;
+      await tally('stuckJobs', async () => {
+        const error = { code: 'lease-expired', message: 'The worker stopped renewing its lease' };
+        return (await queue.fail(job.id, job.lease!.workerId, error, spent ? null : now)) !== null;
+      });
+    }
+  }
+
+  async *#catalogTracks() {
+    const { catalog, batchSize } = this.#deps;
+    for (let after: string | null = null; ; ) {
+      const page = await catalog.scan(after, batchSize);
+      yield* page;
+      if (page.length < batchSize) return;
+      after = page[page.length - 1]!.id;
+    }
+  }
+
+  async *#indexIds() {
+    const { index, batchSize } = this.#deps;
+    for (let after: string | null = null; ; ) {
+      const page = await index.scanIds(after, batchSize);
+      yield* page;
+      if (page.length < batchSize) return;
+      after = page[page.length - 1]!;
+    }
+  }
+}
+
+type Tally = (kind: InconsistencyKind, repair: () => Promise<boolean>) => Promise<void>;
