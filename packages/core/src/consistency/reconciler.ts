@@ -151,24 +151,25 @@ export class Reconciler {
     }
   }
 
-  async *#catalogTracks() {
+  #catalogTracks() {
     const { catalog, batchSize } = this.#deps;
-    for (let after: string | null = null; ; ) {
-      const page = await catalog.scan(after, batchSize);
-      yield* page;
-      if (page.length < batchSize) return;
-      after = page[page.length - 1]!.id;
-    }
+    return keysetScan((after) => catalog.scan(after, batchSize), (track) => track.id, batchSize);
   }
 
-  async *#indexIds() {
+  #indexIds() {
     const { index, batchSize } = this.#deps;
-    for (let after: string | null = null; ; ) {
-      const page = await index.scanIds(after, batchSize);
-      yield* page;
-      if (page.length < batchSize) return;
-      after = page[page.length - 1]!;
-    }
+    return keysetScan((after) => index.scanIds(after, batchSize), (id) => id, batchSize);
+  }
+}
+
+/** Every item of a keyset-paginated store, a page at a time. */
+async function* keysetScan<T>(page: (after: string | null) => Promise<T[]>, keyOf: (item: T) => string, pageSize: number) {
+  for (let after: string | null = null; ; ) {
+    const items = await page(after);
+    yield* items;
+    const last = items.at(-1);
+    if (items.length < pageSize || last === undefined) return;
+    after = keyOf(last);
   }
 }
 
