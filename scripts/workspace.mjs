@@ -34,7 +34,8 @@ function newestMtime(path) {
 
 function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
-  const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', ...PACKAGES.map((p) => `packages/${p}/package.json`)];
+  const examples = readdirSync(join(root, 'examples')).map((e) => `examples/${e}/package.json`);
+  const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', ...PACKAGES.map((p) => `packages/${p}/package.json`), ...examples];
   const installedAt = existsSync(marker) ? statSync(marker).mtimeMs : 0;
   if (manifests.every((m) => newestMtime(join(root, m)) <= installedAt)) return;
   console.error('mixtape: installing dependencies…');

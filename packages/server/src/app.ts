@@ -53,6 +53,8 @@ export function createApp(options: AppOptions): Express {
     res.json(openApiDocument);
   });
   for (const routes of [authRoutes, trackRoutes, downloadRoutes, libraryRoutes, adminRoutes]) api.use(routes(context));
+  // Handled inside the router, before Express resets `req.baseUrl`, so metrics see the full route.
+  api.use(problemHandler(logger));
   app.use(API_PREFIX, api);
 
   app.use(notFoundHandler);

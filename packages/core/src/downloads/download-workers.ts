@@ -33,6 +33,7 @@ export class DownloadWorkers {
   readonly #loops: Promise<void>[] = [];
   readonly #inFlight = new Set<AbortController>();
   #wakers: Array<() => void> = [];
+  readonly #retryTimers = new Set<NodeJS.Timeout>();
   #running = false;
 
   constructor(options: DownloadWorkersOptions) {
@@ -56,6 +57,8 @@ export class DownloadWorkers {
   async close(graceMs = 10_000): Promise<void> {
     if (!this.#running) return;
     this.#running = false;
+    for (const timer of this.#retryTimers) clearTimeout(timer);
+    this.#retryTimers.clear();
     this.wake();
     const timer = setTimeout(() => {
       for (const controller of this.#inFlight) controller.abort(new Error('shutting down'));
@@ -131,12 +134,25 @@ export class DownloadWorkers {
     try {
       const failed = await this.#options.queue.fail(job.id, workerId, error, retryAt);
       if (!failed) this.#emit({ type: 'lease-lost', job });
-      else if (retryAt) this.#emit({ type: 'retried', job: failed, error, retryAt });
+      else if (retryAt) {
+        this.#wakeAt(retryAt);
+        this.#emit({ type: 'retried', job: failed, error, retryAt });
+      }
       else this.#emit({ type: 'failed', job: failed, error });
     } catch (storeError) {
       // The lease will expire and another worker retries the job.
       this.#emit({ type: 'error', error: storeError });
     }
+  }
+
+  /** A retry due before the next poll starts on time rather than at that poll. */
+  #wakeAt(at: Date): void {
+    const timer = setTimeout(() => {
+      this.#retryTimers.delete(timer);
+      this.wake();
+    }, Math.max(0, at.getTime() - this.#options.now().getTime()));
+    timer.unref();
+    this.#retryTimers.add(timer);
   }
 
   /** Writes progress at most a few times a second; `flush` writes the last value held back. */

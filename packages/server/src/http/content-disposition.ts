@@ -22,5 +22,13 @@ export function contentDisposition(track: { title: string; artists: string[] }, 
     .trim()
     .slice(0, 150) || 'track';
   const ascii = base.normalize('NFKD').replace(/[^\x20-\x7e]/g, '').replace(/[%;]/g, '').trim() || 'track';
-  return `attachment; filename="${ascii}.${extension}"; filename*=UTF-8''${encodeURIComponent(`${base}.${extension}`)}`;
+  return `attachment; filename="${ascii}.${extension}"; filename*=UTF-8''${extValue(`${base}.${extension}`)}`;
+}
+
+/**
+ * RFC 8187 ext-value: encodeURIComponent leaves `'`, `(`, `)` and `*` as they are, but they are
+ * not attr-chars, and `'` is the ext-value's own delimiter, so they must be percent-encoded too.
+ */
+function extValue(name: string): string {
+  return encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { parseConfig } from '@mixtape/core';
+import { createLogger, startServer, type RunningServer } from '@mixtape/server';
+
+export interface TestServer extends RunningServer {
+  api: string;
+  dataDir: string;
+  /** Every log line the server wrote, for checks that secrets never appear. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A real server on an ephemeral loopback port, with its own data dir and a random JWT secret.
+ * `env` adds to or overrides the configuration, exactly as environment variables would.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-server-'));
+  const logs: string[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, callback) {
+      logs.push(String(chunk));
+      callback();
+    },
+  });
+  const config = parseConfig({
+    MIXTAPE_PORT: '0',
+    MIXTAPE_DATA_DIR: dataDir,
+    MIXTAPE_JWT_SECRET: randomBytes(32).toString('base64url'),
+    MIXTAPE_RETRY_BASE_MS: '50',
+    ...env,
+  });
+  const running = await startServer(config, createLogger({ level: 'debug', destination }));
+  return {
+    ...running,
+    api: `${running.url}/api/v1`,
+    dataDir,
+    logs,
+    async stop() {
+      await running.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A JSON request with an optional bearer token; returns status, headers and parsed body. */
+export async function call(
+  url: string,
+  options: { method?: string; token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: Headers; body: any; text: string }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] ??= 'application/json';
+  const response = await fetch(url, {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    headers,
+    ...(options.body === undefined ? {} : { body: typeof options.body === 'string' ? options.body : JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  let body: unknown = undefined;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    body = undefined;
+  }
+  return { status: response.status, headers: response.headers, body, text };
+}
+
+/** Registers and logs in a fresh user; returns its tokens. */
+export async function signUp(server: TestServer, username = `user${randomBytes(4).toString('hex')}`, password = 'a long enough password') {
+  const registered = await call(`${server.api}/auth/register`, { body: { username, password } });
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+  const login = await call(`${server.api}/auth/login`, { body: { username, password } });
+  if (login.status !== 200) throw new Error(`login failed: ${login.status} ${login.text}`);
+  return { username, password, id: registered.body.id as string, ...(login.body as { accessToken: string; refreshToken: string }) };
+}
+
+/** Polls a job until it reaches a final status (bounded, so a stuck job fails the test instead of hanging). */
+export async function waitForJob(server: TestServer, token: string, jobId: string, timeoutMs = 15_000): Promise<any> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await call(`${server.api}/downloads/${jobId}`, { token });
+    if (['completed', 'failed', 'cancelled'].includes(job.body?.status)) return job.body;
+    if (Date.now() > deadline) throw new Error(`job ${jobId} still ${job.body?.status} after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
