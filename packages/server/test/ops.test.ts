@@ -95,11 +95,14 @@ describe('/metrics', () => {
     expect((await call(`${server.api}/downloads/${jobId}`, { token: accessToken })).status).toBe(404);
     const stray = `stray-${randomBytes(6).toString('hex')}`;
     expect((await call(`${server.api}/${stray}`)).status).toBe(404);
+    // Refused before its handler runs, a request still counts under its route.
+    expect((await call(`${server.api}/library`)).status).toBe(401);
 
     const metrics = (await call(`${server.url}/metrics`)).text;
     expect(metricValue(metrics, 'mixtape_http_requests_total{method="GET",route="/api/v1/tracks/:trackId",status="200"}')).toBe(1);
     expect(metricValue(metrics, 'mixtape_http_requests_total{method="GET",route="/api/v1/downloads/:jobId",status="404"}')).toBe(1);
     expect(metricValue(metrics, 'mixtape_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(metrics, 'mixtape_http_requests_total{method="GET",route="/api/v1/library",status="401"}')).toBe(1);
     expect(metrics).toMatch(/^mixtape_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/tracks\/:trackId"\} 1$/m);
     for (const raw of [TRACK_ID, jobId, stray]) expect(metrics).not.toContain(raw);
     for (const line of metrics.split('\n').filter((l) => l.startsWith('mixtape_http_requests_total{'))) {
@@ -147,9 +150,10 @@ describe('a database that stops answering', () => {
     expect(report.checks['sqlite:responseTime'][0].status).toBe('fail');
     expect((await call(`${broken.url}/livez`)).status).toBe(200);
 
-    // A request that needs the database is a bare 500 that tells nothing of the cause.
+    // A request that needs the database is a fast 503 with Retry-After: a dependency is down, not a bug.
     const failed = await call(`${broken.api}/me`, { token: accessToken });
-    const problem = expectProblem(failed, 500, 'internal');
-    expect(problem.detail).not.toMatch(/database|sqlite|connection/i);
+    const problem = expectProblem(failed, 503, 'unavailable');
+    expect(Number(failed.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(problem.detail).not.toMatch(/sqlite|SQLITE_|connection is not open/i);
   });
 });

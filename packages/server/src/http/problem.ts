@@ -82,7 +82,7 @@ export function problemFor(error: unknown): Problem {
   }
   const bodyError = bodyParserProblem(error);
   if (bodyError) return bodyError;
-  if (isBusyDatabase(error)) return { kind: 'unavailable', status: 503, detail: 'The database is busy; try again', retryAfterMs: 1000 };
+  if (isDatabaseDown(error)) return { kind: 'unavailable', status: 503, detail: 'The database cannot answer now; try again', retryAfterMs: 2000 };
   return { kind: 'internal', status: 500, detail: 'Something went wrong on our side' };
 }
 
@@ -101,9 +101,16 @@ function bodyParserProblem(error: unknown): Problem | null {
   }
 }
 
-function isBusyDatabase(error: unknown): boolean {
+/**
+ * The database failing, as opposed to our SQL being wrong: busy, locked, out of disk, I/O
+ * errors, or its connection gone. That is a dependency down (503), not a bug (500).
+ */
+const DATABASE_DOWN = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL|CORRUPT|NOTADB)/;
+
+function isDatabaseDown(error: unknown): boolean {
+  if (error instanceof TypeError && error.message === 'The database connection is not open') return true;
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return typeof code === 'string' && DATABASE_DOWN.test(code);
 }
 
 export function problemHandler(logger: Logger): ErrorRequestHandler {

@@ -17,15 +17,15 @@ const reconcileQuery = Joi.object({ dryRun: Joi.boolean().default(false) });
 export function adminRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
   const { queue } = mixtape.backends;
-  router.use('/admin', authenticate(mixtape.auth), requireAdmin);
+  const admin = [authenticate(mixtape.auth), requireAdmin];
 
-  router.get('/admin/jobs', async (req, res) => {
+  router.get('/admin/jobs', ...admin, async (req, res) => {
     const query = parse(listQuery, req.query, 'query');
     const page = await queue.list(query);
     res.json({ items: page.items.map(jobResource), total: page.total });
   });
 
-  router.post('/admin/jobs/:jobId/retry', async (req, res) => {
+  router.post('/admin/jobs/:jobId/retry', ...admin, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     const retried = await queue.retry(jobId, new Date());
     if (!retried) {
@@ -37,7 +37,7 @@ export function adminRoutes({ mixtape }: RouteContext): Router {
     res.status(202).json(jobResource(retried));
   });
 
-  router.post('/admin/reconcile', async (req, res) => {
+  router.post('/admin/reconcile', ...admin, async (req, res) => {
     const { dryRun } = parse(reconcileQuery, req.query, 'query');
     res.json(await mixtape.reconciler.run({ dryRun }));
   });

@@ -20,32 +20,33 @@ const jobParams = Joi.object({ jobId: schemas.jobId });
 export function downloadRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
   const { downloads } = mixtape;
-  router.use('/downloads', authenticate(mixtape.auth));
+  // Per route rather than router.use, so a refused request still carries its route's label.
+  const signedIn = authenticate(mixtape.auth);
 
-  router.post('/downloads', rateLimit(limits, policies.download, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
+  router.post('/downloads', signedIn, rateLimit(limits, policies.download, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
     const body = parse(requestBody, req.body, 'body');
     const job = await downloads.request(principalOf(res).userId, body.track);
     res.status(202).location(`${req.baseUrl}/downloads/${job.id}`).json(jobResource(job));
   });
 
-  router.get('/downloads', async (req, res) => {
+  router.get('/downloads', signedIn, async (req, res) => {
     const query = parse(listQuery, req.query, 'query');
     const page = await downloads.list(principalOf(res).userId, query);
     res.json({ items: page.items.map(jobResource), total: page.total });
   });
 
-  router.get('/downloads/:jobId', async (req, res) => {
+  router.get('/downloads/:jobId', signedIn, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     res.json(jobResource(await downloads.get(principalOf(res).userId, jobId)));
   });
 
-  router.get('/downloads/:jobId/events', async (req, res) => {
+  router.get('/downloads/:jobId/events', signedIn, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     const userId = principalOf(res).userId;
     await streamJobEvents(req, res, { load: () => downloads.get(userId, jobId) });
   });
 
-  router.delete('/downloads/:jobId', async (req, res) => {
+  router.delete('/downloads/:jobId', signedIn, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     const outcome = await downloads.cancel(principalOf(res).userId, jobId);
     if (outcome.kind === 'not-found') throw new NotFoundError('No such download job');

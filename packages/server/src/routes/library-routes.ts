@@ -19,14 +19,14 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 export function libraryRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
   const { library } = mixtape;
-  router.use('/library', authenticate(mixtape.auth));
+  const signedIn = authenticate(mixtape.auth);
 
-  router.get('/library', async (req, res) => {
+  router.get('/library', signedIn, async (req, res) => {
     const query = parse(listQuery, req.query, 'query');
     res.json(await library.list(principalOf(res).userId, query));
   });
 
-  router.get('/library/:trackId/file', async (req, res) => {
+  router.get('/library/:trackId/file', signedIn, async (req, res) => {
     const { trackId } = parse(trackParams, req.params, 'params');
     const file = await library.file(principalOf(res).userId, trackId);
     const size = file.audio.sizeBytes;
@@ -64,7 +64,7 @@ export function libraryRoutes({ mixtape }: RouteContext): Router {
     await pipeline(body, res).catch(() => undefined);
   });
 
-  router.delete('/library/:trackId', async (req, res) => {
+  router.delete('/library/:trackId', signedIn, async (req, res) => {
     const { trackId } = parse(trackParams, req.params, 'params');
     await library.remove(principalOf(res).userId, trackId);
     res.status(204).end();

@@ -16,14 +16,14 @@ const trackParams = Joi.object({ trackId: schemas.trackId });
 
 export function trackRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
-  router.use('/tracks', authenticate(mixtape.auth));
+  const signedIn = authenticate(mixtape.auth);
 
-  router.get('/tracks/search', rateLimit(limits, policies.search, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
+  router.get('/tracks/search', signedIn, rateLimit(limits, policies.search, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
     const query = parse(searchQuery, req.query, 'query');
     res.json(await mixtape.search.search(query.q, { limit: query.limit, offset: query.offset }));
   });
 
-  router.get('/tracks/:trackId', async (req, res) => {
+  router.get('/tracks/:trackId', signedIn, async (req, res) => {
     const { trackId } = parse(trackParams, req.params, 'params');
     res.json(toTrack(await mixtape.resolver.resolve(trackId)));
   });
