@@ -4,6 +4,8 @@
  * no `servers` prefix and `documentedOperations()` can be compared with the Express routes.
  */
 
+import { schemas, TRACK_ID } from './openapi-schemas.js';
+
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options', 'trace'] as const;
 type HttpMethod = (typeof HTTP_METHODS)[number];
 type Json = Record<string, unknown>;
@@ -74,15 +76,18 @@ function operation(spec: OperationSpec): Json {
   };
 }
 
-const TRACK_ID = { type: 'string', pattern: '^[0-9A-Za-z]{22}$', description: 'A Spotify track id: 22 characters of base62' };
 const trackIdParam = { name: 'trackId', in: 'path', required: true, schema: TRACK_ID };
-const jobIdParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 64 } };
-const limitParam = { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 50, default: 20 } };
+const jobIdParam = { name: 'jobId', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } };
+const limitParam = limit(50, 20);
 const offsetParam = { name: 'offset', in: 'query', schema: { type: 'integer', minimum: 0, maximum: 1000, default: 0 } };
 const statusParam = { name: 'status', in: 'query', schema: ref('JobStatus') };
 const noContent = response('Done; no body');
 
 const API = '/api/v1';
+
+function limit(maximum: number, fallback: number): Json {
+  return { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum, default: fallback } };
+}
 
 const apiPaths: Record<string, PathItem> = {
   [`${API}/openapi.json`]: {
@@ -239,6 +244,7 @@ const apiPaths: Record<string, PathItem> = {
       summary: 'The tracks in your library',
       tag: 'library',
       auth: 'bearer',
+      parameters: [limit(100, 50), offsetParam],
       responses: { 200: response('Your library', json(ref('LibraryPage'))) },
     }),
   },
@@ -278,7 +284,7 @@ const apiPaths: Record<string, PathItem> = {
       summary: "Everyone's download jobs",
       tag: 'admin',
       auth: 'admin',
-      parameters: [statusParam],
+      parameters: [statusParam, limit(200, 50), offsetParam],
       responses: { 200: response('The jobs', json(ref('JobPage'))) },
     }),
   },
@@ -352,135 +358,6 @@ const opsPaths: Record<string, PathItem> = {
       [{}, { metricsToken: [] }],
     ),
   },
-};
-
-/** A closed object: every property listed, `required` those not marked optional. */
-function object(properties: Record<string, Json>, optional: string[] = [], closed = false): Json {
-  return {
-    type: 'object',
-    required: Object.keys(properties).filter((name) => !optional.includes(name)),
-    properties,
-    ...(closed && { additionalProperties: false }),
-  };
-}
-
-const integer = (minimum = 0): Json => ({ type: 'integer', minimum });
-const text: Json = { type: 'string' };
-const dateTime: Json = { type: 'string', format: 'date-time' };
-const reconcileCounts = object({ orphanFiles: integer(), missingFiles: integer(), missingDocuments: integer(), staleDocuments: integer(), stuckJobs: integer() });
-const healthCheck = object(
-  {
-    status: { enum: ['pass', 'warn', 'fail'] },
-    observedValue: {},
-    observedUnit: text,
-    time: dateTime,
-    output: text,
-  },
-  ['observedValue', 'observedUnit', 'output'],
-);
-
-// Response schemas stay open (no `additionalProperties: false`) so the server may add fields;
-// request bodies are closed, as the server rejects unknown fields.
-const schemas: Record<string, Json> = {
-  Track: object(
-    {
-      id: TRACK_ID,
-      title: text,
-      artists: { type: 'array', items: text },
-      album: text,
-      durationMs: integer(),
-      isrc: text,
-      available: { type: 'boolean', description: 'Whether the audio is stored and can be added to a library at once' },
-      sizeBytes: integer(),
-    },
-    ['isrc', 'sizeBytes'],
-  ),
-  JobStatus: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'], description: '`completed`, `failed` and `cancelled` are final' },
-  JobProgress: object({ bytes: integer(), totalBytes: integer() }, ['totalBytes']),
-  Job: object(
-    {
-      id: text,
-      trackId: TRACK_ID,
-      status: ref('JobStatus'),
-      attempts: integer(),
-      maxAttempts: integer(1),
-      nextAttemptAt: dateTime,
-      progress: ref('JobProgress'),
-      error: object({ code: text, message: text }),
-      createdAt: dateTime,
-      updatedAt: dateTime,
-    },
-    ['nextAttemptAt', 'progress', 'error'],
-  ),
-  JobPage: object({ items: { type: 'array', items: ref('Job') }, total: integer() }),
-  LibraryEntry: object({ track: ref('Track'), addedAt: dateTime, sizeBytes: integer() }),
-  LibraryPage: object({ items: { type: 'array', items: ref('LibraryEntry') }, total: integer() }),
-  SearchResult: object({ items: { type: 'array', items: ref('Track') }, total: integer(), degraded: { type: 'boolean' } }),
-  ReconcileReport: object({
-    startedAt: dateTime,
-    finishedAt: dateTime,
-    dryRun: { type: 'boolean' },
-    checked: object({ files: integer(), rows: integer(), documents: integer() }),
-    found: reconcileCounts,
-    repaired: reconcileCounts,
-  }),
-  TokenPair: object({
-    accessToken: text,
-    refreshToken: text,
-    tokenType: { const: 'Bearer' },
-    expiresIn: { type: 'integer', minimum: 1, description: 'Seconds until the access token expires' },
-  }),
-  RegisteredUser: object({ id: text, username: text }),
-  Me: object({
-    id: text,
-    username: text,
-    roles: { type: 'array', items: text, description: '`admin` for the users named in `MIXTAPE_ADMIN_USERS`' },
-    quota: object({ usedBytes: integer(), limitBytes: integer() }),
-  }),
-  RegisterRequest: object(
-    {
-      username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,32}$' },
-      password: { type: 'string', minLength: 10, maxLength: 128 },
-    },
-    [],
-    true,
-  ),
-  // Login does not restate the registration rules: any wrong pair is the same 401.
-  LoginRequest: object({ username: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 1, maxLength: 128 } }, [], true),
-  RefreshRequest: object({ refreshToken: { type: 'string', minLength: 1 } }, [], true),
-  DownloadRequest: object(
-    {
-      track: {
-        type: 'string',
-        minLength: 1,
-        maxLength: 512,
-        description: 'A Spotify track id, `spotify:track:ID`, or `https://open.spotify.com/track/ID` (query string allowed)',
-        examples: ['4uLU6hMCjMI75M1A2tKUQC', 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC?si=x'],
-      },
-    },
-    [],
-    true,
-  ),
-  FieldProblem: object({ path: text, message: text }),
-  Problem: object(
-    {
-      type: {
-        type: 'string',
-        format: 'uri-reference',
-        description:
-          'Ends in one of `validation`, `unauthorized`, `forbidden`, `not-found`, `conflict`, `rate-limited`, `quota-exceeded`, `unavailable`, `internal`',
-      },
-      title: text,
-      status: { type: 'integer', minimum: 400, maximum: 599 },
-      detail: text,
-      errors: { type: 'array', items: ref('FieldProblem') },
-    },
-    ['errors'],
-  ),
-  Health: object({
-    status: { enum: ['pass', 'warn', 'fail'] },
-    checks: { type: 'object', description: 'Keyed by `<component>:<measurement>`', additionalProperties: { type: 'array', items: healthCheck } },
-  }),
 };
 
 export const openApiDocument = {
