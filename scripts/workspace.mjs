@@ -62,7 +62,23 @@ function mixtape(args) {
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 }
 
+/** Every TypeScript project: the packages, the client's tests (with Node types) and the examples. */
+function typecheck() {
+  const projects = [
+    ...PACKAGES.map((name) => `packages/${name}`),
+    'packages/client/tsconfig.test.json',
+    ...readdirSync(join(root, 'examples')).map((name) => `examples/${name}`),
+  ];
+  let failed = 0;
+  for (const project of projects) {
+    if (run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', project]) !== 0) failed += 1;
+  }
+  return failed;
+}
+
 function test(args) {
+  // Type errors fail the run like a failing test, and count as one each project.
+  const typeFailures = typecheck();
   mkdirSync(join(root, '.cache'), { recursive: true });
   const report = join(root, '.cache', 'vitest-report.json');
   const status = run(process.execPath, [
@@ -82,8 +98,9 @@ function test(args) {
     const brokenFiles = results.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
     failed = results.numFailedTests + brokenFiles;
   }
+  failed += typeFailures;
   console.log(`${passed} passed, ${failed} failed`);
-  return status;
+  return status !== 0 ? status : typeFailures > 0 ? 1 : 0;
 }
 
 const [command, ...args] = process.argv.slice(2);
@@ -94,9 +111,7 @@ try {
       ensureBuilt();
       break;
     case 'typecheck':
-      for (const name of PACKAGES) {
-        if (run(join(root, 'node_modules', '.bin', 'tsc'), ['--noEmit', '-p', `packages/${name}`]) !== 0) process.exitCode = 1;
-      }
+      process.exitCode = typecheck();
       break;
     case 'start':
       ensureBuilt();
