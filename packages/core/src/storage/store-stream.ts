@@ -22,18 +22,11 @@ export async function storeStream(
   signal?.throwIfAborted();
   const draft = await store.begin();
   const iterator = body[Symbol.asyncIterator]();
-  // A stalled source would otherwise keep us waiting for its next chunk long after the abort.
-  let stopWaiting: (() => void) | undefined;
-  const aborted = new Promise<never>((_resolve, reject) => {
-    stopWaiting = () => reject(signal?.reason);
-    signal?.addEventListener('abort', stopWaiting, { once: true });
-  });
-  aborted.catch(() => undefined);
   let finished = false;
   try {
     for (;;) {
       signal?.throwIfAborted();
-      const next = await Promise.race([iterator.next(), aborted]);
+      const next = await nextOrAbort(iterator, signal);
       if (next.done) break;
       const chunk = next.value;
       if (draft.bytesWritten + chunk.byteLength > maxBytes) throw new TooLargeError(maxBytes);
@@ -47,9 +40,31 @@ export async function storeStream(
     if (!finished) stopSource(body, iterator);
     await draft.abort();
     throw error;
-  } finally {
-    if (stopWaiting) signal?.removeEventListener('abort', stopWaiting);
   }
+}
+
+/**
+ * The next chunk, or the abort's reason as soon as the signal fires: a stalled source would
+ * otherwise keep us waiting long after the abort. The listener lives for one read only; racing
+ * every read against one long-lived promise would pile a reaction per chunk onto it, and keep
+ * every chunk alive until the end.
+ */
+function nextOrAbort(iterator: AsyncIterator<Uint8Array>, signal: AbortSignal | undefined): Promise<IteratorResult<Uint8Array>> {
+  if (!signal) return iterator.next();
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    iterator.next().then(
+      (result) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(result);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 /**

@@ -66,6 +66,26 @@ describe('storeStream', () => {
     expect(await listAll()).toEqual([]);
   });
 
+  it('keeps memory flat however large the stream', async () => {
+    // 192 MiB of fresh chunks, with a signal: no chunk may outlive its write.
+    const size = 192 * 1024 ** 2;
+    async function* fresh(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < size / 65_536; i += 1) yield Buffer.alloc(65_536, i % 251);
+    }
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 5);
+    try {
+      const blob = await storeStream(store, fresh(), { maxBytes: size, signal: new AbortController().signal });
+      expect(blob.sizeBytes).toBe(size);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect((peak - before) / 1024 ** 2).toBeLessThan(96);
+  });
+
   it('accepts a body of exactly maxBytes', async () => {
     const payload = randomBytes(100_000);
     const stored = await storeStream(store, chunksOf(payload, 7000), { maxBytes: 100_000 });
