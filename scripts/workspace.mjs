@@ -34,7 +34,7 @@ function newestMtime(path) {
 
 function ensureInstalled() {
   const marker = join(root, 'node_modules', '.modules.yaml');
-  const examples = readdirSync(join(root, 'examples')).map((e) => `examples/${e}/package.json`);
+  const examples = [...readdirSync(join(root, 'examples')).map((e) => `examples/${e}/package.json`), 'benchmarks/package.json'];
   const manifests = ['package.json', 'pnpm-lock.yaml', 'pnpm-workspace.yaml', ...PACKAGES.map((p) => `packages/${p}/package.json`), ...examples];
   const installedAt = existsSync(marker) ? statSync(marker).mtimeMs : 0;
   if (manifests.every((m) => newestMtime(join(root, m)) <= installedAt)) return;
@@ -121,12 +121,16 @@ try {
       ensureBuilt();
       mixtape(args);
       break;
+    case 'bench':
+      ensureBuilt();
+      process.exitCode = run(process.execPath, ['--expose-gc', join(root, 'benchmarks', 'run.mjs'), ...args]);
+      break;
     case 'test':
       ensureBuilt();
       process.exitCode = test(args);
       break;
     default:
-      console.error('usage: node scripts/workspace.mjs build|typecheck|start|mixtape|test');
+      console.error('usage: node scripts/workspace.mjs build|typecheck|start|mixtape|test|bench');
       process.exitCode = 64;
   }
 } catch (error) {
