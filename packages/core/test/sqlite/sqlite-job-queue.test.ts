@@ -1,24 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/db/sqlite-database.js';
 import { SqliteJobQueue } from '../../src/jobs/sqlite-job-queue.js';
 import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
 
 describe('SqliteJobQueue', () => {
   let temp: TempSqlite;
-  const others: SqliteDatabase[] = [];
 
   beforeEach(() => {
     temp = openTempSqlite();
   });
 
-  afterEach(async () => {
-    for (const db of others.splice(0)) db.close();
-    await temp.close();
-  });
+  afterEach(() => temp.close());
 
   it('hands each job to one worker when workers use separate connections', async () => {
-    const connections = [temp.db, openSqliteDatabase(temp.path), openSqliteDatabase(temp.path)];
-    others.push(...connections.slice(1));
+    const connections = [temp.db, temp.connect(), temp.connect()];
     const queues = connections.map((db) => new SqliteJobQueue(db));
     for (let i = 0; i < 20; i++) await queues[0]!.enqueue({ userId: 'u', trackId: `t${i}`, maxAttempts: 3 });
     const now = new Date(Date.now() + 1000);

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteDatabase, type SqliteDatabase } from '../../src/db/sqlite-database.js';
 import { QuotaExceededError } from '../../src/errors.js';
 import { SqliteLibraryStore } from '../../src/library/sqlite-library-store.js';
 import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
@@ -27,21 +26,16 @@ db.close();
 
 describe('SqliteLibraryStore', () => {
   let temp: TempSqlite;
-  const others: SqliteDatabase[] = [];
 
   beforeEach(() => {
     temp = openTempSqlite();
   });
 
-  afterEach(async () => {
-    for (const db of others.splice(0)) db.close();
-    await temp.close();
-  });
+  afterEach(() => temp.close());
 
   it('lets exactly as many racing adds in as fit, over several connections', async () => {
     // Three connections to one file, as three processes would have.
-    const connections = [temp.db, openSqliteDatabase(temp.path), openSqliteDatabase(temp.path)];
-    others.push(...connections.slice(1));
+    const connections = [temp.db, temp.connect(), temp.connect()];
     const stores = connections.map((db) => new SqliteLibraryStore(db));
     const limit = 50 * MB;
     const adds = Array.from({ length: 40 }, (_, i) =>

@@ -7,7 +7,9 @@ export interface TempSqlite {
   db: SqliteDatabase;
   /** The database file, for opening a second connection as another process would. */
   path: string;
-  /** Closes the connection and deletes the directory; safe to call twice. */
+  /** Another connection to the same file, as another process would have; closed by `close`. */
+  connect(): SqliteDatabase;
+  /** Closes every connection and deletes the directory; safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -17,10 +19,17 @@ export function openTempSqlite(): TempSqlite {
   const path = join(dir, 'mixtape.db');
   const db = openSqliteDatabase(path);
   migrateSqlite(db);
+  const others: SqliteDatabase[] = [];
   return {
     db,
     path,
+    connect() {
+      const other = openSqliteDatabase(path);
+      others.push(other);
+      return other;
+    },
     async close() {
+      for (const other of others.splice(0)) if (other.open) other.close();
       if (db.open) db.close();
       rmSync(dir, { recursive: true, force: true });
     },
