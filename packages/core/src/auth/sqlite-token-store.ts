@@ -1,6 +1,18 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { ConflictError } from '../errors.js';
+import text from './sqlite-token-store.sql';
 import type { RotateOutcome, TokenFamily, TokenStore } from './token-store.js';
+
+const SQL = requireStatements(text, [
+  'insertFamily',
+  'insertToken',
+  'tokenWithFamily',
+  'spendToken',
+  'revokeFamily',
+  'revokeAllForUser',
+  'isFamilyActive',
+]);
 
 interface FamilyRow {
   id: string;
@@ -13,29 +25,29 @@ interface TokenRow extends FamilyRow {
   spent_at: number | null;
 }
 
-const TOKEN_WITH_FAMILY = `
-  SELECT f.id, f.user_id, f.expires_at, f.revoked_at, t.spent_at
-  FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id
-  WHERE t.token_hash = ?`;
-
 function toFamily(row: FamilyRow): TokenFamily {
   return { id: row.id, userId: row.user_id, expiresAt: new Date(row.expires_at) };
 }
 
 /** Refresh-token families in the embedded database. Spent tokens are kept to detect reuse. */
 export class SqliteTokenStore implements TokenStore {
-  constructor(private readonly db: SqliteDatabase) {}
+  private readonly statements: PreparedStatements<keyof typeof SQL>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = prepareOnFirstUse(db, SQL);
+  }
 
   async createFamily(family: TokenFamily, firstTokenHash: string): Promise<void> {
     const now = Date.now();
     try {
       this.db.transaction(() => {
-        this.db
-          .prepare('INSERT INTO token_families (id, user_id, expires_at, revoked_at, created_at) VALUES (?, ?, ?, NULL, ?)')
-          .run(family.id, family.userId, family.expiresAt.getTime(), now);
-        this.db
-          .prepare('INSERT INTO refresh_tokens (token_hash, family_id, spent_at, created_at) VALUES (?, ?, NULL, ?)')
-          .run(firstTokenHash, family.id, now);
+        this.statements.insertFamily.run({
+          familyId: family.id,
+          userId: family.userId,
+          expiresAt: family.expiresAt.getTime(),
+          createdAt: now,
+        });
+        this.statements.insertToken.run({ tokenHash: firstTokenHash, familyId: family.id, createdAt: now });
       })();
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError('The token family or token already exists');
@@ -47,44 +59,35 @@ export class SqliteTokenStore implements TokenStore {
     // Immediate: two refreshes racing with the same token must not both see it unspent.
     return this.db
       .transaction((): RotateOutcome => {
-        const row = this.db.prepare(TOKEN_WITH_FAMILY).get(tokenHash) as TokenRow | undefined;
+        const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
         if (!row || row.revoked_at !== null || row.expires_at <= now.getTime()) return { kind: 'invalid' };
         const family = toFamily(row);
         if (row.spent_at !== null) {
-          this.db.prepare('UPDATE token_families SET revoked_at = ? WHERE id = ?').run(now.getTime(), row.id);
+          this.statements.revokeFamily.run({ familyId: row.id, revokedAt: now.getTime() });
           return { kind: 'reused', family };
         }
-        this.db.prepare('UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ?').run(now.getTime(), tokenHash);
-        this.db
-          .prepare('INSERT INTO refresh_tokens (token_hash, family_id, spent_at, created_at) VALUES (?, ?, NULL, ?)')
-          .run(nextTokenHash, row.id, now.getTime());
+        this.statements.spendToken.run({ tokenHash, spentAt: now.getTime() });
+        this.statements.insertToken.run({ tokenHash: nextTokenHash, familyId: row.id, createdAt: now.getTime() });
         return { kind: 'rotated', family };
       })
       .immediate();
   }
 
   async findFamilyByToken(tokenHash: string): Promise<TokenFamily | null> {
-    const row = this.db.prepare(TOKEN_WITH_FAMILY).get(tokenHash) as TokenRow | undefined;
+    const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
     return row ? toFamily(row) : null;
   }
 
   async revokeFamily(familyId: string): Promise<void> {
-    this.db
-      .prepare('UPDATE token_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
-      .run(Date.now(), familyId);
+    this.statements.revokeFamily.run({ familyId, revokedAt: Date.now() });
   }
 
   async revokeAllForUser(userId: string): Promise<void> {
-    this.db
-      .prepare('UPDATE token_families SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL')
-      .run(Date.now(), userId);
+    this.statements.revokeAllForUser.run({ userId, revokedAt: Date.now() });
   }
 
   async isFamilyActive(familyId: string, now: Date): Promise<boolean> {
-    const row = this.db
-      .prepare('SELECT 1 FROM token_families WHERE id = ? AND revoked_at IS NULL AND expires_at > ?')
-      .get(familyId, now.getTime());
-    return row !== undefined;
+    return this.statements.isFamilyActive.get({ familyId, now: now.getTime() }) !== undefined;
   }
 }
 

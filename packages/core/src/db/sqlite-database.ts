@@ -1,5 +1,9 @@
 import Database from 'better-sqlite3';
+import { requireStatements } from './named-statements.js';
+import text from './sqlite-database.sql';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.js';
+
+const SQL = requireStatements(text, ['createMigrationsTable', 'migrationsTableExists', 'appliedVersions', 'recordMigration']);
 
 export type SqliteDatabase = Database.Database;
 
@@ -19,21 +23,15 @@ export function openSqliteDatabase(path: string): SqliteDatabase {
 
 /** Applies the numbered migrations not yet applied, each in its own transaction. Returns their versions. */
 export function migrateSqlite(db: SqliteDatabase, migrations: readonly Migration[] = sqliteMigrations): number[] {
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-  )`);
-  const applied = new Set(
-    db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[],
-  );
-  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  db.exec(SQL.createMigrationsTable);
+  const applied = new Set(db.prepare(SQL.appliedVersions).pluck().all() as number[]);
+  const record = db.prepare(SQL.recordMigration);
   const done: number[] = [];
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
     db.transaction(() => {
       db.exec(migration.sql);
-      record.run(migration.version, migration.name, new Date().toISOString());
+      record.run({ version: migration.version, name: migration.name, appliedAt: new Date().toISOString() });
     })();
     done.push(migration.version);
   }
@@ -42,11 +40,7 @@ export function migrateSqlite(db: SqliteDatabase, migrations: readonly Migration
 
 /** Versions known to the code but not yet applied to this database. */
 export function pendingSqliteMigrations(db: SqliteDatabase, migrations: readonly Migration[] = sqliteMigrations): number[] {
-  const exists = db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
-    .get();
-  const applied = new Set(
-    exists ? (db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]) : [],
-  );
+  const exists = db.prepare(SQL.migrationsTableExists).get() !== undefined;
+  const applied = new Set(exists ? (db.prepare(SQL.appliedVersions).pluck().all() as number[]) : []);
   return migrations.map((m) => m.version).filter((v) => !applied.has(v));
 }

@@ -1,3 +1,4 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements, type SqliteStatement } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { MixtapeError, ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
@@ -11,6 +12,35 @@ import {
   type Page,
 } from '../model.js';
 import type { CancelOutcome, JobQueue, ListJobsQuery } from './job-queue.js';
+import text from './sqlite-job-queue.sql';
+
+const SQL = requireStatements(text, [
+  'insert',
+  'byId',
+  'activeFor',
+  'countAll',
+  'listAll',
+  'countOfUser',
+  'listOfUser',
+  'countWithStatus',
+  'listWithStatus',
+  'countOfUserWithStatus',
+  'listOfUserWithStatus',
+  'failSpentLeases',
+  'nextQueued',
+  'nextAbandoned',
+  'start',
+  'renew',
+  'reportProgress',
+  'complete',
+  'failFinally',
+  'failForRetry',
+  'ofUser',
+  'cancel',
+  'retry',
+  'countByStatus',
+  'purgeFinished',
+]);
 
 interface JobRow {
   id: string;
@@ -41,9 +71,6 @@ const LEASE_EXPIRED: JobError = {
   code: 'lease-expired',
   message: 'The worker stopped renewing its lease',
 };
-
-/** Only the worker holding a running job may change it. */
-const HELD_BY = "id = @id AND status = 'running' AND lease_worker = @workerId";
 
 function toJob(row: JobRow): Job {
   const job: Job = {
@@ -83,56 +110,44 @@ function earlier(a: Candidate | undefined, b: Candidate | undefined): Candidate 
  * the last error is kept until the job completes or an admin retries it.
  */
 export class SqliteJobQueue implements JobQueue {
-  constructor(private readonly db: SqliteDatabase) {}
+  private readonly statements: PreparedStatements<keyof typeof SQL>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = prepareOnFirstUse(db, SQL);
+  }
 
   async enqueue(job: { userId: string; trackId: string; maxAttempts: number }): Promise<Job> {
     if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
       throw ValidationError.field('maxAttempts', 'must be a whole number of at least 1');
     }
-    const now = Date.now();
-    const id = newId();
-    this.db
-      .prepare(
-        `INSERT INTO jobs (id, user_id, track_id, status, attempts, max_attempts, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?)`,
-      )
-      .run(id, job.userId, job.trackId, job.maxAttempts, now, now, now);
-    return this.mustGet(id);
+    const jobId = newId();
+    this.statements.insert.run({
+      jobId,
+      userId: job.userId,
+      trackId: job.trackId,
+      maxAttempts: job.maxAttempts,
+      now: Date.now(),
+    });
+    return this.mustGet(jobId);
   }
 
   async get(id: string): Promise<Job | null> {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.statements.byId.get({ jobId: id }) as JobRow | undefined;
     return row ? toJob(row) : null;
   }
 
   async findActive(userId: string, trackId: string): Promise<Job | null> {
-    const row = this.db
-      .prepare(
-        `SELECT * FROM jobs WHERE user_id = ? AND track_id = ? AND status IN ('queued', 'running')
-         ORDER BY created_at DESC, seq DESC LIMIT 1`,
-      )
-      .get(userId, trackId) as JobRow | undefined;
+    const row = this.statements.activeFor.get({ userId, trackId }) as JobRow | undefined;
     return row ? toJob(row) : null;
   }
 
   /** Newest first. */
   async list(query: ListJobsQuery): Promise<Page<Job>> {
-    const conditions: string[] = [];
-    const params: Record<string, string | number> = { limit: query.limit, offset: query.offset };
-    if (query.userId !== undefined) {
-      conditions.push('user_id = @userId');
-      params.userId = query.userId;
-    }
-    if (query.status !== undefined) {
-      conditions.push('status = @status');
-      params.status = query.status;
-    }
-    const where = conditions.length > 0 ? `WHERE ${conditions.join(' AND ')}` : '';
+    const [count, list] = this.listing(query);
+    const params = { userId: query.userId ?? null, status: query.status ?? null, limit: query.limit, offset: query.offset };
     return this.db.transaction(() => {
-      const total = this.db.prepare(`SELECT count(*) FROM jobs ${where}`).pluck().get(params) as number;
-      const rows = this.db
-        .prepare(`SELECT * FROM jobs ${where} ORDER BY created_at DESC, seq DESC LIMIT @limit OFFSET @offset`)
-        .all(params) as JobRow[];
+      const total = count.pluck().get(params) as number;
+      const rows = list.all(params) as JobRow[];
       return { items: rows.map(toJob), total };
     })();
   }
@@ -141,137 +156,97 @@ export class SqliteJobQueue implements JobQueue {
     const at = now.getTime();
     return this.db
       .transaction((): Job | null => {
-        // A lease that ran out on the last attempt ends the job rather than retrying it.
-        this.db
-          .prepare(
-            `UPDATE jobs SET status = 'failed', error_code = @code, error_message = @message,
-               lease_worker = NULL, lease_expires_at = NULL, updated_at = @at
-             WHERE status = 'running' AND lease_expires_at <= @at AND attempts >= max_attempts`,
-          )
-          .run({ ...LEASE_EXPIRED, at });
-        const queued = this.db
-          .prepare(
-            `SELECT id, next_attempt_at AS due, created_at, seq FROM jobs
-             WHERE status = 'queued' AND next_attempt_at <= ? ORDER BY next_attempt_at, created_at, seq LIMIT 1`,
-          )
-          .get(at) as Candidate | undefined;
-        const abandoned = this.db
-          .prepare(
-            `SELECT id, lease_expires_at AS due, created_at, seq FROM jobs
-             WHERE status = 'running' AND lease_expires_at <= ? ORDER BY lease_expires_at, created_at, seq LIMIT 1`,
-          )
-          .get(at) as Candidate | undefined;
+        this.statements.failSpentLeases.run({ ...LEASE_EXPIRED, now: at });
+        const queued = this.statements.nextQueued.get({ now: at }) as Candidate | undefined;
+        const abandoned = this.statements.nextAbandoned.get({ now: at }) as Candidate | undefined;
         const next = earlier(queued, abandoned);
         if (!next) return null;
         // Taking back an abandoned job records why its last attempt ended.
         const error = next === abandoned ? LEASE_EXPIRED : null;
-        this.db
-          .prepare(
-            `UPDATE jobs SET status = 'running', attempts = attempts + 1, next_attempt_at = NULL,
-               lease_worker = @workerId, lease_expires_at = @expiresAt, progress_bytes = NULL, progress_total = NULL,
-               error_code = coalesce(@code, error_code), error_message = coalesce(@message, error_message),
-               updated_at = @at
-             WHERE id = @id`,
-          )
-          .run({ id: next.id, workerId, expiresAt: at + leaseMs, at, code: error?.code ?? null, message: error?.message ?? null });
+        this.statements.start.run({
+          jobId: next.id,
+          workerId,
+          expiresAt: at + leaseMs,
+          code: error?.code ?? null,
+          message: error?.message ?? null,
+          now: at,
+        });
         return this.mustGet(next.id);
       })
       .immediate();
   }
 
   async renew(jobId: string, workerId: string, leaseMs: number, now: Date): Promise<boolean> {
-    const result = this.db
-      .prepare(`UPDATE jobs SET lease_expires_at = @expiresAt WHERE ${HELD_BY}`)
-      .run({ id: jobId, workerId, expiresAt: now.getTime() + leaseMs });
+    const result = this.statements.renew.run({ jobId, workerId, expiresAt: now.getTime() + leaseMs });
     return result.changes > 0;
   }
 
   async reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<void> {
-    this.db
-      .prepare(`UPDATE jobs SET progress_bytes = @bytes, progress_total = @total, updated_at = @at WHERE ${HELD_BY}`)
-      .run({ id: jobId, workerId, bytes: progress.bytes, total: progress.totalBytes ?? null, at: Date.now() });
+    this.statements.reportProgress.run({
+      jobId,
+      workerId,
+      bytes: progress.bytes,
+      totalBytes: progress.totalBytes ?? null,
+      now: Date.now(),
+    });
   }
 
   async complete(jobId: string, workerId: string): Promise<boolean> {
-    const result = this.db
-      .prepare(
-        `UPDATE jobs SET status = 'completed', lease_worker = NULL, lease_expires_at = NULL,
-           error_code = NULL, error_message = NULL, updated_at = @at
-         WHERE ${HELD_BY}`,
-      )
-      .run({ id: jobId, workerId, at: Date.now() });
-    return result.changes > 0;
+    return this.statements.complete.run({ jobId, workerId, now: Date.now() }).changes > 0;
   }
 
   async fail(jobId: string, workerId: string, error: JobError, retryAt: Date | null): Promise<Job | null> {
-    const params = { id: jobId, workerId, code: error.code, message: error.message, at: Date.now() };
+    const params = { jobId, workerId, code: error.code, message: error.message, now: Date.now() };
     const result =
       retryAt === null
-        ? this.db
-            .prepare(
-              `UPDATE jobs SET status = 'failed', lease_worker = NULL, lease_expires_at = NULL,
-                 error_code = @code, error_message = @message, updated_at = @at
-               WHERE ${HELD_BY}`,
-            )
-            .run(params)
-        : this.db
-            .prepare(
-              `UPDATE jobs SET status = 'queued', next_attempt_at = @retryAt, lease_worker = NULL, lease_expires_at = NULL,
-                 progress_bytes = NULL, progress_total = NULL, error_code = @code, error_message = @message, updated_at = @at
-               WHERE ${HELD_BY}`,
-            )
-            .run({ ...params, retryAt: retryAt.getTime() });
+        ? this.statements.failFinally.run(params)
+        : this.statements.failForRetry.run({ ...params, retryAt: retryAt.getTime() });
     return result.changes > 0 ? this.mustGet(jobId) : null;
   }
 
   async cancel(jobId: string, userId: string): Promise<CancelOutcome> {
     return this.db
       .transaction((): CancelOutcome => {
-        const row = this.db.prepare('SELECT * FROM jobs WHERE id = ? AND user_id = ?').get(jobId, userId) as
-          | JobRow
-          | undefined;
+        const row = this.statements.ofUser.get({ jobId, userId }) as JobRow | undefined;
         // Another user's job does not exist as far as this user can tell.
         if (!row) return { kind: 'not-found' };
         if (row.status !== 'queued') return { kind: 'conflict', job: toJob(row) };
-        this.db
-          .prepare("UPDATE jobs SET status = 'cancelled', next_attempt_at = NULL, updated_at = ? WHERE id = ?")
-          .run(Date.now(), jobId);
+        this.statements.cancel.run({ jobId, now: Date.now() });
         return { kind: 'cancelled', job: this.mustGet(jobId) };
       })
       .immediate();
   }
 
   async retry(jobId: string, now: Date): Promise<Job | null> {
-    const result = this.db
-      .prepare(
-        `UPDATE jobs SET status = 'queued', attempts = 0, next_attempt_at = @at, lease_worker = NULL, lease_expires_at = NULL,
-           progress_bytes = NULL, progress_total = NULL, error_code = NULL, error_message = NULL, updated_at = @at
-         WHERE id = @id AND status = 'failed'`,
-      )
-      .run({ id: jobId, at: now.getTime() });
+    const result = this.statements.retry.run({ jobId, now: now.getTime() });
     return result.changes > 0 ? this.mustGet(jobId) : null;
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
-    const rows = this.db.prepare('SELECT status, count(*) AS n FROM jobs GROUP BY status').all() as {
-      status: JobStatus;
-      n: number;
-    }[];
+    const rows = this.statements.countByStatus.all() as { status: JobStatus; n: number }[];
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const row of rows) counts[row.status] = row.n;
     return counts;
   }
 
   async purgeFinished(before: Date): Promise<number> {
-    const statuses = FINAL_JOB_STATUSES.map((status) => `'${status}'`).join(', ');
-    const result = this.db
-      .prepare(`DELETE FROM jobs WHERE status IN (${statuses}) AND updated_at < ?`)
-      .run(before.getTime());
-    return result.changes;
+    const finalStatuses = JSON.stringify(FINAL_JOB_STATUSES);
+    return this.statements.purgeFinished.run({ finalStatuses, before: before.getTime() }).changes;
+  }
+
+  /** The count and page statements for the filters the query sets. */
+  private listing(query: ListJobsQuery): [count: SqliteStatement, list: SqliteStatement] {
+    const { statements } = this;
+    if (query.userId !== undefined && query.status !== undefined) {
+      return [statements.countOfUserWithStatus, statements.listOfUserWithStatus];
+    }
+    if (query.userId !== undefined) return [statements.countOfUser, statements.listOfUser];
+    if (query.status !== undefined) return [statements.countWithStatus, statements.listWithStatus];
+    return [statements.countAll, statements.listAll];
   }
 
   private mustGet(id: string): Job {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.statements.byId.get({ jobId: id }) as JobRow | undefined;
     if (!row) throw new MixtapeError('ERR_INTERNAL', `Job ${id} vanished inside its own transaction`);
     return toJob(row);
   }

@@ -1,12 +1,22 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import type { Page, PageRequest, TrackMetadata } from '../model.js';
 import type { SearchIndex } from './search-index.js';
+import text from './sqlite-search-index.sql';
+
+const SQL = requireStatements(text, [
+  'register',
+  'docId',
+  'unindex',
+  'index',
+  'forget',
+  'scanIds',
+  'countMatches',
+  'pageMatches',
+]);
 
 /** A query ANDs at most this many words, to bound the cost of a long one. */
 const MAX_QUERY_WORDS = 16;
-
-/** bm25 column weights, in the column order of `search_fts`: title, artists, album, isrc. */
-const RANK = 'bm25(search_fts, 4.0, 3.0, 1.5, 1.0)';
 
 /**
  * Turns arbitrary user text into an FTS5 expression that cannot carry FTS syntax: every
@@ -30,56 +40,52 @@ export function toFtsQuery(text: string): string | null {
 export class SqliteSearchIndex implements SearchIndex {
   readonly name = 'sqlite-fts5';
 
-  constructor(private readonly db: SqliteDatabase) {}
+  private readonly statements: PreparedStatements<keyof typeof SQL>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = prepareOnFirstUse(db, SQL);
+  }
 
   async upsert(tracks: TrackMetadata[]): Promise<void> {
-    const register = this.db.prepare('INSERT INTO search_documents (track_id) VALUES (?) ON CONFLICT (track_id) DO NOTHING');
-    const docId = this.db.prepare('SELECT doc_id FROM search_documents WHERE track_id = ?').pluck();
-    const unindex = this.db.prepare('DELETE FROM search_fts WHERE rowid = ?');
-    const index = this.db.prepare('INSERT INTO search_fts (rowid, title, artists, album, isrc) VALUES (?, ?, ?, ?, ?)');
+    const { register, docId, unindex, index } = this.statements;
     this.db.transaction(() => {
       for (const track of tracks) {
-        register.run(track.id);
-        const rowid = docId.get(track.id) as number;
-        unindex.run(rowid);
-        index.run(rowid, track.title, track.artists.join('\n'), track.album, track.isrc ?? '');
+        register.run({ trackId: track.id });
+        const rowid = docId.pluck().get({ trackId: track.id }) as number;
+        unindex.run({ docId: rowid });
+        index.run({
+          docId: rowid,
+          title: track.title,
+          artists: track.artists.join('\n'),
+          album: track.album,
+          isrc: track.isrc ?? '',
+        });
       }
     })();
   }
 
   async remove(ids: string[]): Promise<void> {
-    const docId = this.db.prepare('SELECT doc_id FROM search_documents WHERE track_id = ?').pluck();
-    const unindex = this.db.prepare('DELETE FROM search_fts WHERE rowid = ?');
-    const forget = this.db.prepare('DELETE FROM search_documents WHERE doc_id = ?');
+    const { docId, unindex, forget } = this.statements;
     this.db.transaction(() => {
       for (const id of ids) {
-        const rowid = docId.get(id) as number | undefined;
+        const rowid = docId.pluck().get({ trackId: id }) as number | undefined;
         if (rowid === undefined) continue;
-        unindex.run(rowid);
-        forget.run(rowid);
+        unindex.run({ docId: rowid });
+        forget.run({ docId: rowid });
       }
     })();
   }
 
   async scanIds(afterId: string | null, limit: number): Promise<string[]> {
-    return this.db
-      .prepare('SELECT track_id FROM search_documents WHERE track_id > ? ORDER BY track_id LIMIT ?')
-      .pluck()
-      .all(afterId ?? '', limit) as string[];
+    return this.statements.scanIds.pluck().all({ afterId: afterId ?? '', limit }) as string[];
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {
     const match = toFtsQuery(query);
     if (match === null) return { items: [], total: 0 };
     return this.db.transaction(() => {
-      const total = this.db.prepare('SELECT count(*) FROM search_fts WHERE search_fts MATCH ?').pluck().get(match) as number;
-      const items = this.db
-        .prepare(
-          `SELECT d.track_id FROM search_fts JOIN search_documents d ON d.doc_id = search_fts.rowid
-           WHERE search_fts MATCH ? ORDER BY ${RANK}, d.track_id LIMIT ? OFFSET ?`,
-        )
-        .pluck()
-        .all(match, page.limit, page.offset) as string[];
+      const total = this.statements.countMatches.pluck().get({ match }) as number;
+      const items = this.statements.pageMatches.pluck().all({ match, limit: page.limit, offset: page.offset }) as string[];
       return { items, total };
     })();
   }

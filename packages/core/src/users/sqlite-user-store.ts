@@ -1,8 +1,12 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { ConflictError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
+import text from './sqlite-user-store.sql';
 import type { UserStore } from './user-store.js';
+
+const SQL = requireStatements(text, ['insert', 'byUsername', 'byId', 'setPasswordHash']);
 
 interface UserRow {
   id: string;
@@ -17,19 +21,16 @@ function toUser(row: UserRow): User {
 
 /** Accounts in the embedded database; the `users.username` column is NOCASE-unique. */
 export class SqliteUserStore implements UserStore {
-  constructor(private readonly db: SqliteDatabase) {}
+  private readonly statements: PreparedStatements<keyof typeof SQL>;
+
+  constructor(db: SqliteDatabase) {
+    this.statements = prepareOnFirstUse(db, SQL);
+  }
 
   async create(user: { username: string; passwordHash: string }): Promise<User> {
-    const row: UserRow = {
-      id: newId(),
-      username: user.username,
-      password_hash: user.passwordHash,
-      created_at: Date.now(),
-    };
+    const created = { id: newId(), username: user.username, passwordHash: user.passwordHash, createdAt: Date.now() };
     try {
-      this.db
-        .prepare('INSERT INTO users (id, username, password_hash, created_at) VALUES (@id, @username, @password_hash, @created_at)')
-        .run(row);
+      this.statements.insert.run(created);
     } catch (error) {
       // The unique index decides, so two racing registrations cannot both win.
       if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
@@ -37,21 +38,21 @@ export class SqliteUserStore implements UserStore {
       }
       throw error;
     }
-    return toUser(row);
+    return { ...created, createdAt: new Date(created.createdAt) };
   }
 
   async findByUsername(username: string): Promise<User | null> {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+    const row = this.statements.byUsername.get({ username }) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   async findById(id: string): Promise<User | null> {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+    const row = this.statements.byId.get({ id }) as UserRow | undefined;
     return row ? toUser(row) : null;
   }
 
   async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
-    const result = this.db.prepare('UPDATE users SET password_hash = ? WHERE id = ?').run(passwordHash, userId);
+    const result = this.statements.setPasswordHash.run({ userId, passwordHash });
     if (result.changes === 0) throw new NotFoundError(`No user ${userId}`);
   }
 }

@@ -1,0 +1,75 @@
+-- sqlite-track-catalog: the statements of SqliteTrackCatalog (catalog/sqlite-track-catalog.ts).
+--
+-- Each statement starts at a `-- name:` line and is prepared once per catalog, on first use.
+-- Parameters are named (`@trackId`) and bound from an object with the same camelCase keys.
+-- Timestamps are INTEGER epoch milliseconds; `artists` is a JSON array of names; the audio
+-- columns (blob_key, size_bytes, content_type) are all set or all null.
+
+-- name: upsert
+INSERT INTO tracks (id, title, artists, album, duration_ms, isrc, updated_at)
+VALUES (@id, @title, @artists, @album, @durationMs, @isrc, @updatedAt)
+ON CONFLICT (id) DO UPDATE SET
+  title = excluded.title, artists = excluded.artists, album = excluded.album,
+  duration_ms = excluded.duration_ms, isrc = excluded.isrc, updated_at = excluded.updated_at;
+
+-- name: byId
+SELECT * FROM tracks WHERE id = @trackId;
+
+-- name: byIds
+-- One JSON array parameter instead of one parameter per id, so no list is too long for SQLite.
+SELECT * FROM tracks WHERE id IN (SELECT value FROM json_each(@trackIds));
+
+-- name: attachAudio
+UPDATE tracks SET blob_key = @blobKey, size_bytes = @sizeBytes, content_type = @contentType, updated_at = @updatedAt
+WHERE id = @trackId;
+
+-- name: detachAudio
+-- Leaves a track without audio untouched, so its updated_at does not move.
+UPDATE tracks SET blob_key = NULL, size_bytes = NULL, content_type = NULL, updated_at = @updatedAt
+WHERE id = @trackId AND blob_key IS NOT NULL;
+
+-- name: countMatching
+-- The fallback search. @patterns is a JSON array of LIKE patterns (with `\` escaping `%`, `_`
+-- and `\`), one per word: a track matches when no word fails to occur in its title, its album
+-- or one of its artists. LIKE folds ASCII case only. No index serves a `%word%` pattern, so
+-- this scans the table; the caller bounds the number of words.
+SELECT count(*) FROM tracks
+WHERE NOT EXISTS (
+  SELECT 1 FROM json_each(@patterns) AS word
+  WHERE NOT (
+    title LIKE word.value ESCAPE '\'
+    OR album LIKE word.value ESCAPE '\'
+    OR EXISTS (SELECT 1 FROM json_each(tracks.artists) AS artist WHERE artist.value LIKE word.value ESCAPE '\')
+  )
+);
+
+-- name: pageMatching
+-- The same condition as countMatching, one page of it, ordered by title, then id.
+SELECT * FROM tracks
+WHERE NOT EXISTS (
+  SELECT 1 FROM json_each(@patterns) AS word
+  WHERE NOT (
+    title LIKE word.value ESCAPE '\'
+    OR album LIKE word.value ESCAPE '\'
+    OR EXISTS (SELECT 1 FROM json_each(tracks.artists) AS artist WHERE artist.value LIKE word.value ESCAPE '\')
+  )
+)
+ORDER BY title COLLATE NOCASE, id
+LIMIT @limit OFFSET @offset;
+
+-- name: idsWithBlob
+-- Served by the partial index tracks_blob_key.
+SELECT id FROM tracks WHERE blob_key = @blobKey ORDER BY id;
+
+-- name: storedBytes
+-- Tracks with the same audio share one blob (keyed by its hash), so each key counts once.
+SELECT coalesce(sum(size_bytes), 0) FROM
+  (SELECT max(size_bytes) AS size_bytes FROM tracks WHERE blob_key IS NOT NULL GROUP BY blob_key);
+
+-- name: scanFirst
+-- The first batch of a scan in id order. Two statements rather than `(@afterId IS NULL OR
+-- id > @afterId)`: with that, each batch would walk the id index from its start.
+SELECT * FROM tracks ORDER BY id LIMIT @limit;
+
+-- name: scanAfter
+SELECT * FROM tracks WHERE id > @afterId ORDER BY id LIMIT @limit;
