@@ -2,11 +2,6 @@ import { Mutex, withTimeout, type MutexInterface } from 'async-mutex';
 import { UnavailableError, ValidationError } from '../errors.js';
 import type { LockManager, LockOptions } from './lock-manager.js';
 
-export interface LocalLockManagerOptions {
-  /** Reports how long each caller waited for its lock, acquired or timed out (the `mixtape_lock_wait_seconds` metric). */
-  onWait?: (seconds: number) => void;
-}
-
 interface KeyedMutex {
   mutex: Mutex;
   /** Holders and waiters; the entry is dropped at zero so the map never outgrows the live keys. */
@@ -20,11 +15,6 @@ interface KeyedMutex {
 export class LocalLockManager implements LockManager {
   readonly backend = 'local';
   private readonly mutexes = new Map<string, KeyedMutex>();
-  private readonly onWait: ((seconds: number) => void) | undefined;
-
-  constructor(options: LocalLockManagerOptions = {}) {
-    this.onWait = options.onWait;
-  }
 
   /** Keys currently held or waited for. */
   get size(): number {
@@ -50,18 +40,14 @@ export class LocalLockManager implements LockManager {
     }
   }
 
-  private async acquire(key: string, mutex: Mutex, waitTimeoutMs: number | undefined): Promise<MutexInterface.Releaser> {
-    const startedAt = performance.now();
+  /** Wait times are measured for every backend alike, by `observeLockWaits`. */
+  private acquire(key: string, mutex: Mutex, waitTimeoutMs: number | undefined): Promise<MutexInterface.Releaser> {
     // withTimeout releases the mutex at once if it is granted after the caller gave up.
     const lock =
       waitTimeoutMs === undefined
         ? mutex
         : withTimeout(mutex, waitTimeoutMs, new UnavailableError(`Timed out after ${waitTimeoutMs} ms waiting for the lock on ${key}`));
-    try {
-      return await lock.acquire();
-    } finally {
-      this.onWait?.((performance.now() - startedAt) / 1000);
-    }
+    return lock.acquire();
   }
 
   private enter(key: string): KeyedMutex {

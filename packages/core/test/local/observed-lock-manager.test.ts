@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { LocalLockManager } from '../../src/locks/local-lock-manager.js';
+import { observeLockWaits } from '../../src/locks/observed-lock-manager.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('observeLockWaits', () => {
+  it('reports how long each caller waited before its work began, by backend', async () => {
+    const waits: Array<[number, string]> = [];
+    const locks = observeLockWaits(new LocalLockManager(), (seconds, backend) => waits.push([seconds, backend]));
+    expect(locks.backend).toBe('local');
+    const results = await Promise.all([locks.using('k', () => sleep(100).then(() => 'first')), locks.using('k', async () => 'second')]);
+    expect(results).toEqual(['first', 'second']);
+    expect(waits).toHaveLength(2);
+    expect(waits.map(([, backend]) => backend)).toEqual(['local', 'local']);
+    expect(waits[0]![0]).toBeLessThan(0.05);
+    expect(waits[1]![0]).toBeGreaterThanOrEqual(0.08);
+    expect(waits[1]![0]).toBeLessThan(1);
+  });
+
+  it('keeps the exclusion of the lock it wraps', async () => {
+    const locks = observeLockWaits(new LocalLockManager(), () => undefined);
+    let inside = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 10 }, () =>
+        locks.using('k', async () => {
+          inside += 1;
+          most = Math.max(most, inside);
+          await sleep(2);
+          inside -= 1;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+  });
+});
