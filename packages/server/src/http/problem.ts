@@ -33,6 +33,8 @@ export interface Problem {
   detail: string;
   errors?: FieldProblem[];
   retryAfterMs?: number;
+  /** A more precise title than the kind's own. */
+  title?: string;
 }
 
 export function problemType(kind: ProblemKind): string {
@@ -49,7 +51,7 @@ export function sendProblem(res: Response, problem: Problem): void {
     .send(
       JSON.stringify({
         type: problemType(problem.kind),
-        title: TITLES[problem.kind],
+        title: problem.title ?? TITLES[problem.kind],
         status: problem.status,
         detail: problem.detail,
         ...(problem.errors && problem.errors.length > 0 ? { errors: problem.errors } : {}),

@@ -3,6 +3,7 @@ import { Router } from 'express';
 import Joi from 'joi';
 import { authenticate } from '../http/authenticate.js';
 import { parseRange } from '../http/byte-range.js';
+import { sendProblem } from '../http/problem.js';
 import { contentDisposition } from '../http/content-disposition.js';
 import { principalOf } from '../http/request-context.js';
 import { parse, schemas } from '../http/validate.js';
@@ -40,14 +41,7 @@ export function libraryRoutes({ mixtape }: RouteContext): Router {
     const requested = ifRange && ifRange !== file.etag ? { kind: 'none' as const } : parseRange(req.get('Range'), size);
     if (requested.kind === 'unsatisfiable') {
       res.setHeader('Content-Range', `bytes */${size}`);
-      return void res.status(416).type('application/problem+json').send(
-        JSON.stringify({
-          type: 'https://mixtape.invalid/problems/validation',
-          title: 'Range not satisfiable',
-          status: 416,
-          detail: `The file has ${size} bytes`,
-        }),
-      );
+      return sendProblem(res, { kind: 'validation', status: 416, title: 'Range not satisfiable', detail: `The file has ${size} bytes` });
     }
     res.setHeader('Content-Type', file.audio.contentType);
     res.setHeader('Content-Disposition', contentDisposition(file.track, file.audio.contentType));
