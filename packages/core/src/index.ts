@@ -4,6 +4,7 @@ export { newId } from './ids.js';
 
 export * from './config/mixtape-config.js';
 export * from './config/rate-limit-policies.js';
+export * from './config/trust-proxy.js';
 
 export * from './auth/auth-service.js';
 export * from './auth/jwt-keyring.js';

@@ -1,5 +1,5 @@
 import express, { type Express } from 'express';
-import type { Mixtape, RateLimitPolicies } from '@mixtape/core';
+import type { Mixtape, RateLimitPolicies, TrustProxy } from '@mixtape/core';
 import { observeRequests } from './http/observe-requests.js';
 import { notFoundHandler, problemHandler } from './http/problem.js';
 import { rateLimit } from './http/rate-limit.js';
@@ -22,7 +22,7 @@ export interface AppOptions {
   logger: Logger;
   metricsToken: string | null;
   /** Express `trust proxy`; unset trusts no proxy, so the socket address is the client. */
-  trustProxy: string | null;
+  trustProxy: TrustProxy | null;
 }
 
 /** The HTTP face of Mixtape: parse, call one service, map the outcome. */

@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   const config = loadConfig();
-  const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'info' });
+  const logger = createLogger({ level: config.logLevel });
   switch (command) {
     case 'serve':
       return serve(config, logger);

@@ -27,7 +27,7 @@ export async function mixtapeFromConfig(
       jobLeaseMs: config.jobLeaseMs,
       workers: options.workers,
       orphanGraceMs: config.orphanGraceMs,
-      auth: { registration: config.registration, adminUsers: config.adminUsers },
+      auth: { registration: config.registration },
     },
     {
       registry,

@@ -19,7 +19,11 @@ describe('parseConfig', () => {
     expect(config).toMatchObject({
       host: '127.0.0.1',
       port: 3000,
+      workerPort: 3001,
+      logLevel: 'info',
+      corsOrigins: [],
       dataDir: './data',
+      storageDir: 'data/audio',
       mysql: null,
       redisUrl: null,
       elasticsearch: null,
@@ -31,13 +35,22 @@ describe('parseConfig', () => {
       retryBaseMs: 1000,
       jobLeaseMs: 30_000,
       registration: 'open',
-      adminUsers: [],
+      demo: 'auto',
+      trustProxy: null,
+      rateLimitFallback: 'local',
+      spotifyBudget: { limit: 20, windowMs: 1000 },
+      fetchTimeoutMs: 600_000,
+      maxActiveJobsPerUser: 20,
+      shutdownGraceMs: 10_000,
+      jobRetentionMs: 604_800_000,
       orphanGraceMs: 3_600_000,
     });
+    expect(config).not.toHaveProperty('adminUsers');
     expect(config.rateLimits).toEqual({
       search: { name: 'search', limit: 60, windowMs: 60_000 },
       download: { name: 'download', limit: 10, windowMs: 60_000 },
       login: { name: 'login', limit: 5, windowMs: 900_000 },
+      'login-ip': { name: 'login-ip', limit: 100, windowMs: 86_400_000 },
       register: { name: 'register', limit: 5, windowMs: 3_600_000 },
       global: { name: 'global', limit: 600, windowMs: 60_000 },
     });
@@ -105,6 +118,7 @@ describe('parseConfig', () => {
 
   it('parses the production backends and pool settings', () => {
     const config = parseConfig({
+      MIXTAPE_JWT_SECRET: STRONG,
       MIXTAPE_MYSQL_URL: 'mysql://app:pw@db:3306/mixtape',
       MIXTAPE_MYSQL_POOL_SIZE: '20',
       MIXTAPE_REDIS_URL: 'redis://cache:6379/0',
@@ -112,6 +126,125 @@ describe('parseConfig', () => {
     });
     expect(config.mysql).toEqual({ url: 'mysql://app:pw@db:3306/mixtape', poolSize: 20, queueLimit: 100, acquireTimeoutMs: 2000 });
     expect(config.redisUrl).toBe('redis://cache:6379/0');
-    expect(config.elasticsearch).toEqual({ url: 'http://search:9200', index: 'mixtape-tracks' });
+    expect(config.elasticsearch).toEqual({ url: 'http://search:9200', index: 'mixtape-tracks', timeoutMs: 1000 });
+  });
+
+  it('refuses MySQL or Redis without a shared signing key, since each instance would make its own', () => {
+    expect(problemsOf({ MIXTAPE_MYSQL_URL: 'mysql://app:pw@db:3306/mixtape' })).toEqual([
+      expect.stringMatching(/^MIXTAPE_JWT_SECRET: required with MIXTAPE_MYSQL_URL/),
+    ]);
+    expect(problemsOf({ MIXTAPE_REDIS_URL: 'redis://cache:6379/0' })).toEqual([
+      expect.stringMatching(/^MIXTAPE_JWT_SECRET: required with MIXTAPE_REDIS_URL/),
+    ]);
+    expect(parseConfig({ MIXTAPE_REDIS_URL: 'redis://cache:6379/0', MIXTAPE_JWT_SECRET: STRONG }).jwtSecrets).toEqual([STRONG]);
+  });
+
+  it('refuses a misspelt MIXTAPE_ variable, naming the closest known one', () => {
+    expect(problemsOf({ MIXTAPE_PROT: '8080' })).toEqual(['MIXTAPE_PROT: not a Mixtape setting; did you mean MIXTAPE_PORT?']);
+    expect(problemsOf({ MIXTAPE_RATE_LIMIT: 'search=1/1m' })).toEqual([
+      'MIXTAPE_RATE_LIMIT: not a Mixtape setting; did you mean MIXTAPE_RATE_LIMITS?',
+    ]);
+    expect(problemsOf({ MIXTAPE_JWT_SERCET: STRONG })).toEqual([
+      'MIXTAPE_JWT_SERCET: not a Mixtape setting; did you mean MIXTAPE_JWT_SECRET?',
+    ]);
+    expect(problemsOf({ MIXTAPE_SOMETHING_ELSE_ENTIRELY: '1' })).toEqual(['MIXTAPE_SOMETHING_ELSE_ENTIRELY: not a Mixtape setting']);
+  });
+
+  it('ignores the names that belong to clients, scripts and tests, and variables that are not ours', () => {
+    const config = parseConfig({
+      MIXTAPE_URL: 'http://127.0.0.1:3000',
+      MIXTAPE_ES_VERSION: '9.2.0',
+      MIXTAPE_ES_PORT: '9201',
+      MIXTAPE_TEST_MYSQL: 'x',
+      MIXTAPE_BENCH_SECONDS: '5',
+      PATH: '/usr/bin',
+      HOME: '/root',
+    });
+    expect(config.port).toBe(3000);
+  });
+
+  it('accepts and checks every setting of the contract, even while its backend is not configured', () => {
+    const config = parseConfig({
+      MIXTAPE_LOG_LEVEL: 'debug',
+      MIXTAPE_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173',
+      MIXTAPE_STORAGE_DIR: '/srv/audio',
+      MIXTAPE_MYSQL_POOL_SIZE: '5',
+      MIXTAPE_MYSQL_QUEUE_LIMIT: '50',
+      MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS: '500',
+      MIXTAPE_ELASTICSEARCH_INDEX: 'tracks-test',
+      MIXTAPE_ELASTICSEARCH_TIMEOUT_MS: '250',
+      MIXTAPE_RATE_LIMIT_FALLBACK: 'open',
+      MIXTAPE_SPOTIFY_BUDGET: '10/2s',
+      MIXTAPE_SPOTIFY_API_URL: 'http://127.0.0.1:9999',
+      MIXTAPE_FETCH_TIMEOUT_MS: '5000',
+      MIXTAPE_MAX_ACTIVE_JOBS_PER_USER: '3',
+      MIXTAPE_SHUTDOWN_GRACE_MS: '2000',
+      MIXTAPE_JOB_RETENTION_MS: '60000',
+      MIXTAPE_DEMO: 'off',
+      MIXTAPE_METRICS_TOKEN: 'a-metrics-token-of-length',
+    });
+    expect(config).toMatchObject({
+      logLevel: 'debug',
+      corsOrigins: ['https://app.example.com', 'http://localhost:5173'],
+      storageDir: '/srv/audio',
+      mysql: null,
+      elasticsearch: null,
+      rateLimitFallback: 'open',
+      spotifyBudget: { limit: 10, windowMs: 2000 },
+      fetchTimeoutMs: 5000,
+      maxActiveJobsPerUser: 3,
+      shutdownGraceMs: 2000,
+      jobRetentionMs: 60_000,
+      demo: 'off',
+    });
+    const problems = problemsOf({
+      MIXTAPE_LOG_LEVEL: 'loud',
+      MIXTAPE_CORS_ORIGINS: 'https://app.example.com/path',
+      MIXTAPE_ELASTICSEARCH_TIMEOUT_MS: '0',
+      MIXTAPE_RATE_LIMIT_FALLBACK: 'closed',
+      MIXTAPE_SPOTIFY_BUDGET: 'lots',
+      MIXTAPE_MAX_ACTIVE_JOBS_PER_USER: '0',
+      MIXTAPE_SHUTDOWN_GRACE_MS: '-1',
+      MIXTAPE_DEMO: 'maybe',
+      MIXTAPE_MYSQL_POOL_SIZE: '0',
+    });
+    for (const variable of [
+      'MIXTAPE_LOG_LEVEL',
+      'MIXTAPE_CORS_ORIGINS',
+      'MIXTAPE_ELASTICSEARCH_TIMEOUT_MS',
+      'MIXTAPE_RATE_LIMIT_FALLBACK',
+      'MIXTAPE_SPOTIFY_BUDGET',
+      'MIXTAPE_MAX_ACTIVE_JOBS_PER_USER',
+      'MIXTAPE_SHUTDOWN_GRACE_MS',
+      'MIXTAPE_DEMO',
+      'MIXTAPE_MYSQL_POOL_SIZE',
+    ]) {
+      expect(problems.filter((p) => p.startsWith(`${variable}:`)), variable).toHaveLength(1);
+    }
+    expect(problems).toHaveLength(9);
+  });
+
+  it('gives a worker port 3001 unless MIXTAPE_PORT says otherwise', () => {
+    expect(parseConfig({}).workerPort).toBe(3001);
+    expect(parseConfig({ MIXTAPE_PORT: '0' })).toMatchObject({ port: 0, workerPort: 0 });
+    expect(parseConfig({ MIXTAPE_PORT: '4000' })).toMatchObject({ port: 4000, workerPort: 4000 });
+  });
+
+  it('refuses the removed MIXTAPE_ADMIN_USERS, saying what to use instead', () => {
+    expect(problemsOf({ MIXTAPE_ADMIN_USERS: 'alice' })).toEqual([expect.stringMatching(/^MIXTAPE_ADMIN_USERS: .*mixtape admin grant/)]);
+  });
+
+  it('reads MIXTAPE_TRUST_PROXY exactly as Express reads trust proxy, and refuses what Express would misread', () => {
+    const trustOf = (text: string) => parseConfig({ MIXTAPE_TRUST_PROXY: text }).trustProxy;
+    expect(trustOf('true')).toBe(true);
+    expect(trustOf('false')).toBe(false);
+    expect(trustOf('1')).toBe(1);
+    expect(trustOf('2')).toBe(2);
+    expect(trustOf('loopback')).toEqual(['loopback']);
+    expect(trustOf('loopback, 10.0.0.0/8,fd00::/8, 192.168.1.1')).toEqual(['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.1']);
+    expect(trustOf('10.0.0.0/255.0.0.0')).toEqual(['10.0.0.0/255.0.0.0']);
+    for (const bad of ['yes', '10.0.0.0/33', 'loopback,,', 'proxy.example.com', '300.1.1.1', '-1']) {
+      expect(problemsOf({ MIXTAPE_TRUST_PROXY: bad }), bad).toEqual([expect.stringMatching(/^MIXTAPE_TRUST_PROXY: must be/)]);
+    }
   });
 });
