@@ -8,6 +8,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { storeStream } from '../storage/store-stream.js';
 import type { TrackSource } from '../sources/track-source.js';
 import { deleteBlobIfUnused, releaseUnheldAudio } from '../library/release-unheld-audio.js';
+import { AUDIO_SIGNATURE_BYTES, audioContentType } from './audio-kind.js';
 import { trackLockKey } from './track-lock-key.js';
 
 export type ProcessOutcome = 'completed' | 'deduplicated';
@@ -81,8 +82,10 @@ export class DownloadProcessor {
         maxBytes: settings.maxTrackBytes,
         signal,
         onProgress: (bytes) => onProgress(stream.sizeBytes === undefined ? { bytes } : { bytes, totalBytes: stream.sizeBytes }),
+        headBytes: AUDIO_SIGNATURE_BYTES,
       });
-      const audio = { blobKey: blob.key, sizeBytes: blob.sizeBytes, contentType: stream.contentType };
+      // The type is told from the bytes, never taken from the origin's claim: we serve it back.
+      const audio = { blobKey: blob.key, sizeBytes: blob.sizeBytes, contentType: audioContentType(blob.head) };
       try {
         await catalog.attachAudio(trackId, audio);
       } catch (error) {

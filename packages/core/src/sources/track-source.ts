@@ -3,6 +3,10 @@ export interface AudioStream {
   body: AsyncIterable<Uint8Array>;
   /** The origin's declared size, when it gives one. */
   sizeBytes?: number;
+  /**
+   * What the origin says the audio is. A claim only: the type Mixtape stores and serves is told
+   * from the bytes themselves (`audioContentType`).
+   */
   contentType: string;
 }
 

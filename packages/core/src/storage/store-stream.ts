@@ -7,6 +7,13 @@ export interface StoreStreamOptions {
   signal?: AbortSignal;
   /** Called with the running total after each chunk is written. */
   onProgress?: (bytes: number) => void;
+  /** How many of the first bytes to hand back as `head`; default 0. */
+  headBytes?: number;
+}
+
+export interface StoredStream extends StoredBlob {
+  /** The blob's first bytes (up to `headBytes`), to tell what kind of file it is without reading it back. */
+  head: Uint8Array;
 }
 
 /**
@@ -17,9 +24,11 @@ export async function storeStream(
   store: BlobStore,
   body: AsyncIterable<Uint8Array>,
   options: StoreStreamOptions,
-): Promise<StoredBlob> {
+): Promise<StoredStream> {
   const { maxBytes, signal, onProgress } = options;
   signal?.throwIfAborted();
+  const head = new Uint8Array(options.headBytes ?? 0);
+  let headLength = 0;
   const draft = await store.begin();
   const iterator = body[Symbol.asyncIterator]();
   let finished = false;
@@ -31,11 +40,17 @@ export async function storeStream(
       const chunk = next.value;
       if (draft.bytesWritten + chunk.byteLength > maxBytes) throw new TooLargeError(maxBytes);
       await draft.write(chunk);
+      if (headLength < head.length) {
+        // A copy of a few bytes, so the chunk itself is not kept alive until the end.
+        const taken = chunk.subarray(0, head.length - headLength);
+        head.set(taken, headLength);
+        headLength += taken.length;
+      }
       onProgress?.(draft.bytesWritten);
     }
     finished = true;
     signal?.throwIfAborted();
-    return await draft.commit();
+    return { ...(await draft.commit()), head: head.subarray(0, headLength) };
   } catch (error) {
     if (!finished) stopSource(body, iterator);
     await draft.abort();

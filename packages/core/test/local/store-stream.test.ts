@@ -39,12 +39,21 @@ describe('storeStream', () => {
     const stored = await storeStream(store, Readable.from(chunksOf(payload, 64 * 1024)), {
       maxBytes: payload.length,
       onProgress: (bytes) => progress.push(bytes),
+      headBytes: 12,
     });
 
-    expect(stored).toEqual({ key: createHash('sha256').update(payload).digest('hex'), sizeBytes: payload.length });
+    expect(stored).toEqual({ key: createHash('sha256').update(payload).digest('hex'), sizeBytes: payload.length, head: new Uint8Array(payload.subarray(0, 12)) });
     expect(progress).toHaveLength(Math.ceil(payload.length / (64 * 1024)));
     expect(progress.at(-1)).toBe(payload.length);
     expect(tempFiles()).toEqual([]);
+  });
+
+  it('hands back the first headBytes even when they arrive over several chunks', async () => {
+    const payload = randomBytes(40);
+    const stored = await storeStream(store, chunksOf(payload, 3), { maxBytes: 100, headBytes: 12 });
+    expect(Buffer.from(stored.head).equals(payload.subarray(0, 12))).toBe(true);
+    const short = await storeStream(store, chunksOf(payload.subarray(0, 5), 2), { maxBytes: 100, headBytes: 12 });
+    expect(Buffer.from(short.head).equals(payload.subarray(0, 5))).toBe(true);
   });
 
   it('throws TooLargeError past maxBytes and keeps nothing', async () => {
