@@ -40,6 +40,7 @@ describe('download flow against a Spotify stub and an HTTP audio origin', () => 
   let fewAttempts: TestServer;
   let token: string;
   const okBytes = deterministicBytes('ok', 3 * MiB + 12_345);
+  okBytes.write('ID3', 0, 'latin1'); // an MP3's signature: the served type is told from the bytes
   const stored = new Set<string>();
 
   beforeAll(async () => {

@@ -2,7 +2,8 @@ import type { ByteRange } from '@mixtape/core';
 
 export type RangeRequest = { kind: 'none' } | { kind: 'range'; range: ByteRange } | { kind: 'unsatisfiable' };
 
-const SINGLE_RANGE = /^bytes=(\d*)-(\d*)$/;
+// Range units are case-insensitive (RFC 9110, section 14.1): BYTES=0-9 asks for the same bytes.
+const SINGLE_RANGE = /^bytes=(\d*)-(\d*)$/i;
 
 /**
  * Reads a `Range` header for a file of `size` bytes. Only single ranges are served; anything

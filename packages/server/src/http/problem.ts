@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { MixtapeError, UnavailableError, ValidationError, type FieldProblem } from '@mixtape/core';
 import type { Logger } from '../logger.js';
 
@@ -98,6 +98,8 @@ function bodyParserProblem(error: unknown): Problem | null {
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return { kind: 'validation', status: 415, detail: 'The request body encoding is not supported' };
+    case 'request.aborted':
+      return { kind: 'validation', status: 400, detail: 'The request body did not arrive in full' };
     default:
       return null;
   }
@@ -115,14 +117,43 @@ function isDatabaseDown(error: unknown): boolean {
   return typeof code === 'string' && DATABASE_DOWN.test(code);
 }
 
+/** Set for the answer a route was preparing; a problem is a different representation. */
+const REPRESENTATION_HEADERS = [
+  'ETag',
+  'Last-Modified',
+  'Content-Disposition',
+  'Content-Range',
+  'Accept-Ranges',
+  'Content-Length',
+  'Content-Encoding',
+  'X-Content-Type-Options',
+];
+
+/** What a client that closed its connection causes: nothing is wrong on our side, and nobody is left to answer. */
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+function clientWentAway(error: unknown, req: Request): boolean {
+  if (!req.socket.destroyed || typeof error !== 'object' || error === null) return false;
+  const { code, type } = error as { code?: unknown; type?: unknown };
+  return type === 'request.aborted' || (typeof code === 'string' && CLIENT_GONE.has(code));
+}
+
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const problem = problemFor(error);
-    if (problem.status >= 500) logger.error({ err: error, requestId: res.getHeader('X-Request-Id'), route: req.route?.path }, 'request failed');
-    if (res.headersSent) {
+    const context = { requestId: res.getHeader('X-Request-Id'), route: req.route?.path };
+    if (clientWentAway(error, req)) {
+      logger.debug({ ...context, code: (error as { code?: unknown }).code ?? (error as { type?: unknown }).type }, 'client went away');
       res.destroy();
       return;
     }
+    const problem = problemFor(error);
+    if (problem.status >= 500) logger.error({ err: error, ...context }, 'request failed');
+    // Headers gone means the body was under way: only cutting the connection tells the client.
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    for (const name of REPRESENTATION_HEADERS) res.removeHeader(name);
     sendProblem(res, problem);
   };
 }
