@@ -23,6 +23,8 @@ export interface AppOptions {
   metricsToken: string | null;
   /** Express `trust proxy`; unset trusts no proxy, so the socket address is the client. */
   trustProxy: TrustProxy | null;
+  /** True once a shutdown has begun: `/readyz` then answers 503. */
+  shuttingDown?: () => boolean;
 }
 
 /** The HTTP face of Mixtape: parse, call one service, map the outcome. */
@@ -45,7 +47,7 @@ export function createApp(options: AppOptions): Express {
   app.use(requestId);
   app.use(observeRequests(mixtape.metrics, logger));
   app.use(rateLimit(context.limits, policies.global, (req) => `ip:${req.ip}`));
-  app.use(opsRoutes(mixtape, { metricsToken: options.metricsToken }));
+  app.use(opsRoutes(mixtape, options));
 
   const api = express.Router();
   api.use(express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }));

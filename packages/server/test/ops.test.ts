@@ -27,18 +27,24 @@ const METRICS_TOKEN = randomBytes(24).toString('base64url');
 let server: TestServer;
 let guarded: TestServer;
 let broken: TestServer;
+let proxied: TestServer;
+let proxyOff: TestServer;
 
 beforeAll(async () => {
-  [server, guarded, broken] = await Promise.all([
+  [server, guarded, broken, proxied, proxyOff] = await Promise.all([
     startTestServer(),
-    startTestServer({ MIXTAPE_METRICS_TOKEN: METRICS_TOKEN, MIXTAPE_WORKERS: '0' }),
+    // Behind a trusted proxy too: with a token, only the token decides.
+    startTestServer({ MIXTAPE_METRICS_TOKEN: METRICS_TOKEN, MIXTAPE_TRUST_PROXY: 'loopback', MIXTAPE_WORKERS: '0' }),
     // No workers, so nothing but the probes below touches the database once it is closed.
     startTestServer({ MIXTAPE_WORKERS: '0' }),
+    startTestServer({ MIXTAPE_TRUST_PROXY: 'loopback', MIXTAPE_WORKERS: '0' }),
+    // Set, even to false, is not unset: the operator has said a proxy is part of the picture.
+    startTestServer({ MIXTAPE_TRUST_PROXY: 'false', MIXTAPE_WORKERS: '0' }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([server?.stop(), guarded?.stop(), broken?.stop()]);
+  await Promise.all([server?.stop(), guarded?.stop(), broken?.stop(), proxied?.stop(), proxyOff?.stop()]);
 });
 
 describe('probes', () => {
@@ -129,6 +135,48 @@ describe('/metrics', () => {
     expect(allowed.status).toBe(200);
     expect(allowed.text).toContain('# HELP mixtape_http_requests_total');
     expect(guarded.logs.join('')).not.toContain(METRICS_TOKEN);
+  });
+});
+
+describe('/metrics without a token, behind a reverse proxy', () => {
+  const FORWARDING_HEADERS: Array<Record<string, string>> = [
+    { 'x-forwarded-for': '203.0.113.9' },
+    { 'x-forwarded-for': '127.0.0.1' },
+    { forwarded: 'for=203.0.113.9;proto=https' },
+    { forwarded: 'for="[2001:db8::1]"' },
+  ];
+
+  it('refuses a loopback request that carries Forwarded or X-Forwarded-For', async () => {
+    for (const headers of FORWARDING_HEADERS) {
+      const refused = await call(`${server.url}/metrics`, { headers });
+      const problem = expectProblem(refused, 403, 'forbidden');
+      expect(problem.detail).toMatch(/MIXTAPE_METRICS_TOKEN/);
+      expect(refused.text).not.toContain('mixtape_http_requests_total');
+    }
+    // The same peer without those headers is still the machine itself.
+    expect((await call(`${server.url}/metrics`)).status).toBe(200);
+  });
+
+  it('refuses every request while MIXTAPE_TRUST_PROXY is set, even to false', async () => {
+    for (const target of [proxied, proxyOff]) {
+      for (const headers of [{}, ...FORWARDING_HEADERS]) {
+        const refused = await call(`${target.url}/metrics`, { headers });
+        expectProblem(refused, 403, 'forbidden');
+        expect(refused.text).not.toContain('mixtape_');
+      }
+      // The probes stay open: only metrics are closed.
+      expect((await call(`${target.url}/livez`)).status).toBe(200);
+      expect((await call(`${target.url}/readyz`)).status).toBe(200);
+    }
+  });
+
+  it('with a token, the token decides: proxies and forwarding headers change nothing', async () => {
+    for (const headers of [{}, ...FORWARDING_HEADERS]) {
+      const allowed = await call(`${guarded.url}/metrics`, { headers: { ...headers, authorization: `Bearer ${METRICS_TOKEN}` } });
+      expect(allowed.status, allowed.text).toBe(200);
+      expect(allowed.text).toContain('# HELP mixtape_http_requests_total');
+      expectProblem(await call(`${guarded.url}/metrics`, { headers }), 401, 'unauthorized');
+    }
   });
 });
 

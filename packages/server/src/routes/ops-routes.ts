@@ -1,7 +1,18 @@
 import { timingSafeEqual } from 'node:crypto';
 import { Router, type Request } from 'express';
-import type { Mixtape } from '@mixtape/core';
+import type { Mixtape, TrustProxy } from '@mixtape/core';
 import { sendProblem } from '../http/problem.js';
+
+export interface OpsOptions {
+  metricsToken: string | null;
+  /** `MIXTAPE_TRUST_PROXY`; null when unset. Any proxy setting closes token-less metrics. */
+  trustProxy: TrustProxy | null;
+  /** True from the moment a shutdown begins: readiness drops so load balancers stop sending. */
+  shuttingDown?: () => boolean;
+}
+
+/** Seconds a probe is told to wait before asking again. */
+const RETRY_AFTER_SECONDS = '5';
 
 function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
@@ -13,8 +24,22 @@ function bearerMatches(req: Request, token: string): boolean {
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
+/**
+ * Without a token, metrics are for the machine itself. A reverse proxy on the same host
+ * connects from loopback on behalf of anyone, so a loopback socket is not enough: a trusted
+ * proxy setting or a forwarding header says some other client may be behind it.
+ */
+function isLocalScrape(req: Request, trustProxy: TrustProxy | null): boolean {
+  return (
+    trustProxy === null &&
+    req.get('Forwarded') === undefined &&
+    req.get('X-Forwarded-For') === undefined &&
+    isLoopback(req.socket.remoteAddress)
+  );
+}
+
 /** Liveness, readiness, health+json and metrics: outside /api/v1, for probes and scrapers. */
-export function opsRoutes(mixtape: Mixtape, options: { metricsToken: string | null }): Router {
+export function opsRoutes(mixtape: Mixtape, options: OpsOptions): Router {
   const router = Router();
 
   router.get('/livez', (_req, res) => {
@@ -22,8 +47,13 @@ export function opsRoutes(mixtape: Mixtape, options: { metricsToken: string | nu
   });
 
   router.get('/readyz', async (_req, res) => {
+    if (options.shuttingDown?.()) {
+      res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+      res.status(503).type('text/plain').send('shutting down');
+      return;
+    }
     const report = await mixtape.health('critical');
-    if (report.status === 'fail') res.setHeader('Retry-After', '5');
+    if (report.status === 'fail') res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
     res.status(report.status === 'fail' ? 503 : 200).type('text/plain').send(report.status === 'fail' ? 'not ready' : 'ready');
   });
 
@@ -35,13 +65,16 @@ export function opsRoutes(mixtape: Mixtape, options: { metricsToken: string | nu
       .send(JSON.stringify({ status: report.status, checks: report.checks }));
   });
 
-  // Without a token, metrics are for the machine itself: the socket address decides, never a header.
   router.get('/metrics', async (req, res) => {
-    if (options.metricsToken ? !bearerMatches(req, options.metricsToken) : !isLoopback(req.socket.remoteAddress)) {
+    if (options.metricsToken !== null) {
+      if (!bearerMatches(req, options.metricsToken)) {
+        return sendProblem(res, { kind: 'unauthorized', status: 401, detail: 'Metrics need the metrics bearer token' });
+      }
+    } else if (!isLocalScrape(req, options.trustProxy)) {
       return sendProblem(res, {
-        kind: options.metricsToken ? 'unauthorized' : 'forbidden',
-        status: options.metricsToken ? 401 : 403,
-        detail: options.metricsToken ? 'Metrics need the metrics bearer token' : 'Metrics are served on loopback only',
+        kind: 'forbidden',
+        status: 403,
+        detail: 'Without MIXTAPE_METRICS_TOKEN, metrics are served only to a direct loopback client, never through a proxy',
       });
     }
     const { registry } = mixtape.metrics;
