@@ -47,8 +47,9 @@ export type * from './locks/lock-manager.js';
 export * from './locks/local-lock-manager.js';
 export * from './locks/observed-lock-manager.js';
 
-export type * from './ratelimit/rate-limiter.js';
-export * from './ratelimit/memory-rate-limiter.js';
+export * from './ratelimit/rate-limiter.js';
+export type * from './ratelimit/rate-limit-store.js';
+export * from './ratelimit/memory-rate-limit-store.js';
 
 export * from './downloads/download-service.js';
 export * from './downloads/download-processor.js';

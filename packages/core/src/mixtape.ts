@@ -17,7 +17,7 @@ import type { LockManager } from './locks/lock-manager.js';
 import { observeLockWaits } from './locks/observed-lock-manager.js';
 import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
 import { createMixtapeMetrics, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
-import type { RateLimiter } from './ratelimit/rate-limiter.js';
+import type { RateLimitStores } from './ratelimit/rate-limit-store.js';
 import type { SearchIndex } from './search/search-index.js';
 import { TrackSearch } from './search/track-search.js';
 import type { TrackSource } from './sources/track-source.js';
@@ -34,7 +34,8 @@ export interface MixtapeBackends {
   index: SearchIndex;
   blobs: BlobStore;
   locks: LockManager;
-  limiter: RateLimiter;
+  /** One rate limit store per policy. */
+  rateLimitStores: RateLimitStores;
   metadata: TrackMetadataProvider;
   source: TrackSource;
   healthChecks: HealthCheck[];

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { Mixtape, RateLimitPolicies, TrustProxy } from '@mixtape/core';
 import { observeRequests } from './http/observe-requests.js';
 import { notFoundHandler, problemHandler } from './http/problem.js';
-import { rateLimit } from './http/rate-limit.js';
+import { clientAddressKey, rateLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-context.js';
 import type { Logger } from './logger.js';
 import { openApiDocument } from './openapi.js';
@@ -39,14 +39,15 @@ export function createApp(options: AppOptions): Express {
     mixtape,
     policies,
     limits: {
-      limiter: mixtape.backends.limiter,
+      stores: mixtape.backends.rateLimitStores,
       onReject: (policy) => mixtape.metrics.rateLimitRejections.inc({ policy }),
+      logger,
     },
   };
 
   app.use(requestId);
   app.use(observeRequests(mixtape.metrics, logger));
-  app.use(rateLimit(context.limits, policies.global, (req) => `ip:${req.ip}`));
+  app.use(rateLimit(context.limits, policies.global, clientAddressKey));
   app.use(opsRoutes(mixtape, options));
 
   const api = express.Router();

@@ -13,7 +13,7 @@ import { LocalLockManager } from '../locks/local-lock-manager.js';
 import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { MixtapeBackends } from '../mixtape.js';
-import { MemoryRateLimiter } from '../ratelimit/memory-rate-limiter.js';
+import { MemoryRateLimitStores } from '../ratelimit/memory-rate-limit-store.js';
 import { SqliteSearchIndex } from '../search/sqlite-search-index.js';
 import { DemoTrackSource } from '../sources/demo-track-source.js';
 import type { TrackSource } from '../sources/track-source.js';
@@ -52,8 +52,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
     }
     const blobs = new LocalBlobStore({ root: join(options.dataDir, 'audio') });
     await blobs.start();
-    const limiter = new MemoryRateLimiter();
-    await limiter.start();
+    const rateLimitStores = new MemoryRateLimitStores();
     const index = new SqliteSearchIndex(db);
     let closed = false;
     return {
@@ -66,14 +65,14 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       index,
       blobs,
       locks: new LocalLockManager(),
-      limiter,
+      rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),
       healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(options.dataDir)],
       async close() {
         if (closed) return;
         closed = true;
-        await limiter.close();
+        rateLimitStores.close();
         db.close();
       },
     };

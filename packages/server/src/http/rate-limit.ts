@@ -1,36 +1,67 @@
 import type { Request, RequestHandler, Response } from 'express';
-import type { RateLimitDecision, RateLimiter, RateLimitPolicy } from '@mixtape/core';
+import { ipKeyGenerator, rateLimit as expressRateLimit, type RateLimitInfo } from 'express-rate-limit';
+import { rateLimitDecision, type RateLimitPolicy, type RateLimitStores } from '@mixtape/core';
+import type { Logger } from '../logger.js';
 import { sendProblem } from './problem.js';
 
 export interface RateLimitContext {
-  limiter: RateLimiter;
+  stores: RateLimitStores;
   onReject: (policy: string) => void;
+  /** Where express-rate-limit reports a misconfiguration it detects. */
+  logger: Logger;
 }
 
-/** `RateLimit-*` headers (IETF draft) so clients can pace themselves before they are refused. */
-export function setRateLimitHeaders(res: Response, decision: RateLimitDecision): void {
-  res.setHeader('RateLimit-Limit', String(decision.limit));
-  res.setHeader('RateLimit-Remaining', String(Math.max(0, decision.remaining)));
-  res.setHeader('RateLimit-Reset', String(Math.max(0, Math.ceil((decision.resetAt - Date.now()) / 1000))));
+export interface RateLimitOptions {
+  /**
+   * Give the hit back once the answer shows no guess was judged wrong: a success (2xx, 3xx) or a
+   * fault of ours (5xx). The hit is still counted first, so parallel attempts cannot pass together.
+   */
+  countFailuresOnly?: boolean;
 }
 
-export function reject(res: Response, context: RateLimitContext, policy: RateLimitPolicy, decision: RateLimitDecision): void {
-  context.onReject(policy.name);
-  setRateLimitHeaders(res, decision);
-  sendProblem(res, {
-    kind: 'rate-limited',
-    status: 429,
-    detail: `Too many requests (${policy.name} allows ${policy.limit} per ${Math.round(policy.windowMs / 1000)} s)`,
-    retryAfterMs: decision.retryAfterMs,
+/** IPv6 clients can use a whole /56, so they are counted per /56, as express-rate-limit advises. */
+const IPV6_SUBNET = 56;
+
+/** The client's address as a rate limit key: IPv4-mapped IPv6 as its IPv4 address, other IPv6 as its /56. */
+export function clientAddressKey(req: Request): string {
+  // Express leaves `ip` undefined once the socket is gone; such a request gets no answer anyway.
+  return ipKeyGenerator(req.ip ?? 'unknown', IPV6_SUBNET);
+}
+
+/**
+ * Counts every request against `policy` under the key `keyOf` gives, before it is checked, and
+ * answers 429 `rate-limited` beyond the limit. One store per call, as express-rate-limit wants.
+ */
+export function rateLimit(
+  context: RateLimitContext,
+  policy: RateLimitPolicy,
+  keyOf: (req: Request, res: Response) => string,
+  options: RateLimitOptions = {},
+): RequestHandler {
+  return expressRateLimit({
+    windowMs: policy.windowMs,
+    limit: policy.limit,
+    store: context.stores.storeFor(policy),
+    keyGenerator: keyOf,
+    // `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`, as the README promises.
+    standardHeaders: 'draft-6',
+    legacyHeaders: false,
+    skipSuccessfulRequests: options.countFailuresOnly ?? false,
+    requestWasSuccessful: (_req, res) => res.statusCode < 400 || res.statusCode >= 500,
+    handler: (req, res) => {
+      const info = (req as Request & { rateLimit: RateLimitInfo }).rateLimit;
+      const decision = rateLimitDecision(policy, { totalHits: info.used, resetTime: info.resetTime });
+      context.onReject(policy.name);
+      sendProblem(res, {
+        kind: 'rate-limited',
+        status: 429,
+        detail: `Too many requests (${policy.name} allows ${policy.limit} per ${Math.round(policy.windowMs / 1000)} s)`,
+        retryAfterMs: decision.retryAfterMs,
+      });
+    },
+    logger: {
+      warn: (error, message) => context.logger.warn({ err: error }, message ?? 'rate limit configuration'),
+      error: (error, message) => context.logger.error({ err: error }, message ?? 'rate limit configuration'),
+    },
   });
-}
-
-/** Counts every request against `policy` under the key `keyOf` gives. */
-export function rateLimit(context: RateLimitContext, policy: RateLimitPolicy, keyOf: (req: Request, res: Response) => string): RequestHandler {
-  return async (req, res, next) => {
-    const decision = await context.limiter.hit(policy, keyOf(req, res));
-    if (!decision.allowed) return reject(res, context, policy, decision);
-    setRateLimitHeaders(res, decision);
-    next();
-  };
 }

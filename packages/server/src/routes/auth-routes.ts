@@ -1,8 +1,8 @@
-import { Router } from 'express';
+import { Router, type RequestHandler, type Response } from 'express';
 import Joi from 'joi';
-import { PASSWORD_LENGTH, USERNAME_PATTERN, UnauthorizedError } from '@mixtape/core';
+import { PASSWORD_LENGTH, USERNAME_PATTERN } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
-import { rateLimit, reject } from '../http/rate-limit.js';
+import { clientAddressKey, rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
 import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
@@ -20,6 +20,19 @@ const login = Joi.object({
   password: Joi.string().min(1).max(PASSWORD_LENGTH.max).required(),
 });
 
+interface LoginBody {
+  username: string;
+  password: string;
+}
+
+/** Parses the login body ahead of the limits, which key on its username. */
+const parseLogin: RequestHandler = (req, res, next) => {
+  res.locals.login = parse(login, req.body, 'body');
+  next();
+};
+
+const loginOf = (res: Response): LoginBody => res.locals.login as LoginBody;
+
 const refresh = Joi.object({ refreshToken: Joi.string().min(1).max(512).required() });
 const logout = Joi.object({ refreshToken: Joi.string().min(1).max(512) });
 
@@ -27,27 +40,27 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
   const router = Router();
   const { auth } = mixtape;
 
-  router.post('/auth/register', rateLimit(limits, policies.register, (req) => `ip:${req.ip}`), async (req, res) => {
+  router.post('/auth/register', rateLimit(limits, policies.register, clientAddressKey), async (req, res) => {
     const body = parse(credentials, req.body, 'body');
     res.status(201).json(await auth.register(body.username, body.password));
   });
 
-  // Only failed attempts count, per address and per username, so a user who knows their
-  // password is never locked out by their own successful logins.
-  router.post('/auth/login', async (req, res) => {
-    const body = parse(login, req.body, 'body');
-    const keys = [`ip:${req.ip}`, `user:${body.username.toLowerCase()}`];
-    for (const key of keys) {
-      const decision = await limits.limiter.peek(policies.login, key);
-      if (!decision.allowed) return reject(res, limits, policies.login, decision);
-    }
-    try {
+  // Every attempt is counted before its password is checked, so guesses sent in parallel cannot
+  // all be judged; a success is then given back, so a user who knows their password is never
+  // locked out by their own logins. A malformed body is refused first: it guesses nothing.
+  router.post(
+    '/auth/login',
+    parseLogin,
+    rateLimit(limits, policies['login-ip'], clientAddressKey, { countFailuresOnly: true }),
+    // An address never holds a space, so no username can make its pair's key another's.
+    rateLimit(limits, policies.login, (req, res) => `${clientAddressKey(req)} ${loginOf(res).username.toLowerCase()}`, {
+      countFailuresOnly: true,
+    }),
+    async (_req, res) => {
+      const body = loginOf(res);
       res.json(await auth.login(body.username, body.password));
-    } catch (error) {
-      if (error instanceof UnauthorizedError) await Promise.all(keys.map((key) => limits.limiter.hit(policies.login, key)));
-      throw error;
-    }
-  });
+    },
+  );
 
   router.post('/auth/refresh', async (req, res) => {
     const body = parse(refresh, req.body, 'body');
