@@ -47,7 +47,7 @@ export function createApp(options: AppOptions): Express {
 
   app.use(requestId);
   app.use(observeRequests(mixtape.metrics, logger));
-  app.use(rateLimit(context.limits, policies.global, clientAddressKey));
+  // Probes and scrapes must answer whatever a client has spent, so only the API is limited.
   app.use(opsRoutes(mixtape, options));
 
   const api = express.Router();
@@ -58,7 +58,8 @@ export function createApp(options: AppOptions): Express {
   for (const routes of [authRoutes, trackRoutes, downloadRoutes, libraryRoutes, adminRoutes]) api.use(routes(context));
   // Handled inside the router, before Express resets `req.baseUrl`, so metrics see the full route.
   api.use(problemHandler(logger));
-  app.use(API_PREFIX, api);
+  // Before the API's body parser, so a client over the limit costs no parsing.
+  app.use(API_PREFIX, rateLimit(context.limits, policies.global, clientAddressKey), api);
 
   app.use(notFoundHandler);
   app.use(problemHandler(logger));

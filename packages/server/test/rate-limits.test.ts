@@ -214,6 +214,40 @@ describe('register policy (per address)', () => {
   });
 });
 
+describe('global policy (per address, API routes only)', () => {
+  let limited: TestServer;
+
+  beforeAll(async () => {
+    // No proxy trusted, so every request is from loopback, and /metrics answers without a token.
+    limited = await startTestServer({ MIXTAPE_RATE_LIMITS: 'global=5/1m' });
+  });
+
+  afterAll(async () => {
+    await limited?.stop();
+  });
+
+  it('never limits /livez, /readyz, /health and /metrics, even for an address over the limit', async () => {
+    const before = await metric(rejections('global'), limited);
+    for (let i = 0; i < 5; i += 1) {
+      const allowed = await call(`${limited.api}/openapi.json`);
+      expect(allowed.status).toBe(200);
+      expect(allowed.headers.get('ratelimit-remaining')).toBe(String(4 - i));
+    }
+    const refused = await call(`${limited.api}/openapi.json`);
+    expectRateLimited(refused, 60);
+    expect(refused.headers.get('ratelimit-limit')).toBe('5');
+
+    for (const path of ['/livez', '/readyz', '/health', '/metrics']) {
+      const probe = await call(`${limited.url}${path}`);
+      expect(probe.status, `${path}: ${probe.text}`).toBe(200);
+      expect(probe.headers.get('ratelimit-limit'), path).toBeNull();
+    }
+    expect(await metric(rejections('global'), limited)).toBe(before + 1);
+    // The API itself stays limited.
+    expectRateLimited(await call(`${limited.api}/openapi.json`), 60);
+  });
+});
+
 describe('express-rate-limit', () => {
   it('found no misconfiguration in any limiter of the server', () => {
     // It reports what it detects (a shared store, a key counted twice, an IPv6 key) through our logger.
