@@ -10,6 +10,12 @@ export interface SearchResult extends Page<Track> {
 }
 
 export const QUERY_LENGTH = { min: 1, max: 200 } as const;
+/**
+ * C0 controls, DEL and C1 controls. No one types them into a search, and they reach the
+ * engine's query syntax: a NUL made the embedded index fail, which served the fallback and
+ * flagged search as degraded.
+ */
+export const QUERY_CONTROL_CHARACTERS = /\p{Cc}/u;
 
 /** Searches the index, and falls back to the catalog when the index fails, saying so. */
 export class TrackSearch {
@@ -32,6 +38,7 @@ export class TrackSearch {
     if (q.length < QUERY_LENGTH.min || q.length > QUERY_LENGTH.max) {
       throw ValidationError.field('q', `must be ${QUERY_LENGTH.min} to ${QUERY_LENGTH.max} characters`);
     }
+    if (QUERY_CONTROL_CHARACTERS.test(q)) throw ValidationError.field('q', 'must not contain control characters');
     let hits: Page<string>;
     try {
       hits = await this.#index.search(q, page);

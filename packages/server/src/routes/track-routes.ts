@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import Joi from 'joi';
-import { QUERY_LENGTH, toTrack } from '@mixtape/core';
+import { QUERY_CONTROL_CHARACTERS, QUERY_LENGTH, toTrack } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
@@ -8,7 +8,14 @@ import { parse, schemas } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
 const searchQuery = Joi.object({
-  q: Joi.string().trim().min(QUERY_LENGTH.min).max(QUERY_LENGTH.max).required(),
+  // The same rules as TrackSearch's, so the answer names `q` before any work is done.
+  q: Joi.string()
+    .trim()
+    .min(QUERY_LENGTH.min)
+    .max(QUERY_LENGTH.max)
+    .pattern(QUERY_CONTROL_CHARACTERS, { invert: true })
+    .required()
+    .messages({ 'string.pattern.invert.base': '{{#label}} must not contain control characters' }),
   limit: schemas.limit(50, 20),
   offset: schemas.offset,
 });
