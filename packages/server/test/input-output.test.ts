@@ -75,3 +75,65 @@ describe('search queries', () => {
     }
   });
 });
+
+describe('request bodies that lie about their encoding', () => {
+  async function login(body: Buffer, encoding: string) {
+    const response = await fetch(`${server.api}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+      body,
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as unknown };
+  }
+  const json = Buffer.from(JSON.stringify(CREDENTIALS));
+
+  it('answers a body that is not compressed as its Content-Encoding claims with 400', async () => {
+    for (const encoding of ['gzip', 'deflate', 'br', 'GZIP']) {
+      const body = expectProblem(await login(json, encoding), 400, 'validation');
+      expect(body.detail, encoding).toMatch(/Content-Encoding/);
+    }
+    // A truncated gzip stream is as broken.
+    expectProblem(await login(gzipSync(json).subarray(0, 15), 'gzip'), 400, 'validation');
+  });
+
+  it('answers an encoding it does not support with 415', async () => {
+    for (const encoding of ['compress', 'x-custom', 'gzip, gzip']) {
+      expectProblem(await login(json, encoding), 415, 'validation');
+    }
+  });
+
+  it('reads bodies that are compressed as they say', async () => {
+    expectProblem(await login(gzipSync(json), 'gzip'), 401, 'unauthorized');
+    expectProblem(await login(brotliCompressSync(json), 'br'), 401, 'unauthorized');
+  });
+});
+
+describe('__proto__ in JSON bodies', () => {
+  it('is refused, naming it, like any other unknown field', async () => {
+    const register = await call(`${server.api}/auth/register`, {
+      body: '{"username":"protouser","password":"a long enough password","__proto__":{"x":1}}',
+    });
+    expect(errorPaths(expectProblem(register, 400, 'validation'))).toEqual(['__proto__']);
+    const login = await call(`${server.api}/auth/login`, { body: `{"username":"someone","password":"x","__proto__":null}` });
+    expect(errorPaths(expectProblem(login, 400, 'validation'))).toContain('__proto__');
+    const download = await call(`${server.api}/downloads`, { token, body: '{"__proto__":{"isAdmin":true},"track":"x"}' });
+    expect(errorPaths(expectProblem(download, 400, 'validation'))).toContain('__proto__');
+    // Nothing was created by the refused registration.
+    expect((await call(`${server.api}/auth/register`, { body: { username: 'protouser', password: 'a long enough password' } })).status).toBe(201);
+  });
+});
+
+describe('clients that leave', () => {
+  it('does not log a request body that never arrives as an error', async () => {
+    const start = server.logs.length;
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    await once(socket, 'connect');
+    socket.write('POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"userna');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await expect.poll(() => logsFrom(start).some((line) => line.msg === 'client went away')).toBe(true);
+    expect(logsFrom(start).filter((line) => line.level >= 50)).toEqual([]);
+  });
+});

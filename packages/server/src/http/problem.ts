@@ -82,7 +82,7 @@ export function problemFor(error: unknown): Problem {
       };
     }
   }
-  const bodyError = bodyParserProblem(error);
+  const bodyError = bodyParserProblem(error) ?? clientErrorProblem(error);
   if (bodyError) return bodyError;
   if (isDatabaseDown(error)) return { kind: 'unavailable', status: 503, detail: 'The database cannot answer now; try again', retryAfterMs: 2000 };
   return { kind: 'internal', status: 500, detail: 'Something went wrong on our side' };
@@ -98,11 +98,31 @@ function bodyParserProblem(error: unknown): Problem | null {
     case 'charset.unsupported':
     case 'encoding.unsupported':
       return { kind: 'validation', status: 415, detail: 'The request body encoding is not supported' };
+    case 'request.size.invalid':
+      return { kind: 'validation', status: 400, detail: 'The request body does not match its Content-Length' };
     case 'request.aborted':
       return { kind: 'validation', status: 400, detail: 'The request body did not arrive in full' };
     default:
       return null;
   }
+}
+
+/** zlib's codes (Z_DATA_ERROR, Z_BUF_ERROR) and brotli's (ERR__ERROR_FORMAT_…) for bytes it cannot decode. */
+const DECODING_FAILED = /^(Z_|ERR__|ERR_BROTLI|ERR_ZSTD)/;
+
+/**
+ * Other client errors raised by Express and body-parser (http-errors marks them `expose`): a
+ * body that claims a Content-Encoding it does not have, a path that is not valid percent-encoding.
+ */
+function clientErrorProblem(error: unknown): Problem | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { status, expose, code } = error as { status?: unknown; expose?: unknown; code?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499 || expose !== true) return null;
+  if (typeof code === 'string' && DECODING_FAILED.test(code)) {
+    return { kind: 'validation', status: 400, detail: 'The request body is not encoded as its Content-Encoding says' };
+  }
+  if (status === 413 || status === 415) return { kind: 'validation', status, detail: 'The request body cannot be read' };
+  return { kind: 'validation', status: 400, detail: 'The request cannot be read' };
 }
 
 /**
