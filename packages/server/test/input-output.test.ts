@@ -124,6 +124,26 @@ describe('__proto__ in JSON bodies', () => {
   });
 });
 
+describe('access tokens', () => {
+  /** An HS256 token signed with the server's own key, as JwtKeyring names it, with exactly these claims. */
+  function signed(claims: Record<string, unknown>): string {
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const kid = createHash('sha256').update(SECRET).digest('base64url').slice(0, 12);
+    const unsigned = `${encode({ alg: 'HS256', typ: 'JWT', kid })}.${encode(claims)}`;
+    return `${unsigned}.${createHmac('sha256', Buffer.from(SECRET)).update(unsigned).digest('base64url')}`;
+  }
+
+  it('refuses a correctly signed token that has no exp', async () => {
+    const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+    expect(claims.exp).toBeTypeOf('number');
+    // The same claims with an expiry pass, so only the missing exp is refused.
+    const withExp = await call(`${server.api}/me`, { token: signed(claims) });
+    expect(withExp.status, withExp.text).toBe(200);
+    const { exp: _exp, ...forever } = claims;
+    expectProblem(await call(`${server.api}/me`, { token: signed(forever) }), 401, 'unauthorized');
+  });
+});
+
 describe('clients that leave', () => {
   it('does not log a request body that never arrives as an error', async () => {
     const start = server.logs.length;

@@ -77,10 +77,12 @@ export class JwtKeyring {
         audience: this.#audience,
       });
       if (typeof payload === 'string') return null;
-      const { sub, name, sid, jti } = payload as Record<string, unknown>;
+      const { sub, name, sid, jti, exp } = payload as Record<string, unknown>;
       if (typeof sub !== 'string' || typeof name !== 'string' || typeof sid !== 'string' || typeof jti !== 'string') {
         return null;
       }
+      // jsonwebtoken checks exp only when a token has one; a token without it would never expire.
+      if (typeof exp !== 'number') return null;
       return { sub, name, sid, jti };
     } catch {
       return null;
