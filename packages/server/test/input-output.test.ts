@@ -109,6 +109,14 @@ describe('request bodies that lie about their encoding', () => {
   });
 });
 
+describe('paths', () => {
+  it('answers a path parameter that is not valid percent-encoding with 400, not 500', async () => {
+    for (const path of ['tracks/%E0%A4%A', 'downloads/%ZZ', 'library/%C0%AF/file']) {
+      expectProblem(await call(`${server.api}/${path}`, { token }), 400, 'validation');
+    }
+  });
+});
+
 describe('__proto__ in JSON bodies', () => {
   it('is refused, naming it, like any other unknown field', async () => {
     const register = await call(`${server.api}/auth/register`, {

@@ -111,13 +111,15 @@ function bodyParserProblem(error: unknown): Problem | null {
 const DECODING_FAILED = /^(Z_|ERR__|ERR_BROTLI|ERR_ZSTD)/;
 
 /**
- * Other client errors raised by Express and body-parser (http-errors marks them `expose`): a
- * body that claims a Content-Encoding it does not have, a path that is not valid percent-encoding.
+ * Other client errors raised by Express, its router and body-parser, which give them a 4xx
+ * `status` as Express's own final handler reads it: a body that claims a Content-Encoding it
+ * does not have, a path parameter that is not valid percent-encoding. The detail is ours, never
+ * the error's message.
  */
 function clientErrorProblem(error: unknown): Problem | null {
   if (typeof error !== 'object' || error === null) return null;
-  const { status, expose, code } = error as { status?: unknown; expose?: unknown; code?: unknown };
-  if (typeof status !== 'number' || status < 400 || status > 499 || expose !== true) return null;
+  const { status, code } = error as { status?: unknown; code?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499) return null;
   if (typeof code === 'string' && DECODING_FAILED.test(code)) {
     return { kind: 'validation', status: 400, detail: 'The request body is not encoded as its Content-Encoding says' };
   }
