@@ -9,6 +9,7 @@ export * from './config/trust-proxy.js';
 export * from './auth/auth-service.js';
 export * from './auth/jwt-keyring.js';
 export * from './auth/password-hasher.js';
+export * from './auth/hash-gate.js';
 export type * from './auth/token-store.js';
 export * from './auth/sqlite-token-store.js';
 

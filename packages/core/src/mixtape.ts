@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { AuthService, type AuthSettings } from './auth/auth-service.js';
 import type { JwtKeyring } from './auth/jwt-keyring.js';
-import { PasswordHasher } from './auth/password-hasher.js';
+import { HashGate, type HashGateOptions } from './auth/hash-gate.js';
+import { DEFAULT_SCRYPT_COST, PasswordHasher } from './auth/password-hasher.js';
 import type { TokenStore } from './auth/token-store.js';
 import type { TrackCatalog } from './catalog/track-catalog.js';
 import { TrackResolver } from './catalog/track-resolver.js';
@@ -52,6 +53,9 @@ export interface MixtapeSettings {
   /** Download workers in this process; 0 leaves the work to `mixtape worker` processes. */
   workers: number;
   auth?: Partial<AuthSettings>;
+  /** How many password hashes run at once, and how many may wait (see `HashGate`). */
+  passwordHashing?: HashGateOptions;
+  /** Replaces the default hasher (OWASP's scrypt cost behind a gate of `passwordHashing`). */
   hasher?: PasswordHasher;
   healthTimeoutMs?: number;
   /** A stored file with no row is an orphan only once this old (default an hour). */
@@ -132,8 +136,9 @@ export function createMixtape(
       users: backends.users,
       tokens: backends.tokens,
       keyring: settings.keyring,
-      hasher: settings.hasher ?? new PasswordHasher(),
+      hasher: settings.hasher ?? new PasswordHasher(DEFAULT_SCRYPT_COST, new HashGate(settings.passwordHashing)),
       ...(settings.auth ? { settings: settings.auth } : {}),
+      onLoginFailed: () => metrics.loginFailures.inc(),
     }),
     search: new TrackSearch({
       index,

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createMixtape, JwtKeyring, type Mixtape, type MixtapeConfig } from '@mixtape/core';
+import { createMixtape, JwtKeyring, type Mixtape, type MixtapeConfig, type PasswordHasher } from '@mixtape/core';
 import { openBackends } from './backends.js';
 import type { Logger } from './logger.js';
 
@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 export async function mixtapeFromConfig(
   config: MixtapeConfig,
   logger: Logger,
-  options: { workers: number; migrate?: boolean },
+  options: { workers: number; migrate?: boolean; hasher?: PasswordHasher },
 ): Promise<Mixtape> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -28,6 +28,7 @@ export async function mixtapeFromConfig(
       workers: options.workers,
       orphanGraceMs: config.orphanGraceMs,
       auth: { registration: config.registration },
+      ...(options.hasher ? { hasher: options.hasher } : {}),
     },
     {
       registry,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type { Mixtape, MixtapeConfig } from '@mixtape/core';
+import type { Mixtape, MixtapeConfig, PasswordHasher } from '@mixtape/core';
 import { createApp } from './app.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
@@ -14,9 +14,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves the API, and runs download workers in-process unless `config.workers` is 0. */
-export async function startServer(config: MixtapeConfig, logger: Logger): Promise<RunningServer> {
-  const mixtape = await mixtapeFromConfig(config, logger, { workers: config.workers });
+/**
+ * Serves the API, and runs download workers in-process unless `config.workers` is 0.
+ * `options.hasher` is for the test server and the benchmarks only; `mixtape serve` never sets it.
+ */
+export async function startServer(config: MixtapeConfig, logger: Logger, options: { hasher?: PasswordHasher } = {}): Promise<RunningServer> {
+  const mixtape = await mixtapeFromConfig(config, logger, { workers: config.workers, ...options });
   const app = createApp({
     mixtape,
     policies: config.rateLimits,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
+import type { User } from '../model.js';
 import type { UserStore } from '../users/user-store.js';
 import type { JwtKeyring } from './jwt-keyring.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -54,6 +55,7 @@ export class AuthService {
   readonly #hasher: PasswordHasher;
   readonly #settings: AuthSettings;
   readonly #now: () => Date;
+  readonly #onLoginFailed: () => void;
 
   constructor(deps: {
     users: UserStore;
@@ -62,6 +64,8 @@ export class AuthService {
     hasher: PasswordHasher;
     settings?: Partial<AuthSettings>;
     now?: () => Date;
+    /** Called once per refused login (wrong password or unknown user), for a counter. */
+    onLoginFailed?: () => void;
   }) {
     this.#users = deps.users;
     this.#tokens = deps.tokens;
@@ -69,6 +73,7 @@ export class AuthService {
     this.#hasher = deps.hasher;
     this.#settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
     this.#now = deps.now ?? (() => new Date());
+    this.#onLoginFailed = deps.onLoginFailed ?? (() => undefined);
   }
 
   async register(username: string, password: string): Promise<{ id: string; username: string }> {
@@ -84,11 +89,19 @@ export class AuthService {
     return { id: user.id, username: user.username };
   }
 
-  /** @throws UnauthorizedError, with one answer whether the user is unknown or the password wrong. */
+  /**
+   * A hash made at an older cost is redone at the current one once the password is known good.
+   * @throws UnauthorizedError, with one answer whether the user is unknown or the password wrong.
+   * @throws UnavailableError when too many hashes are waiting (see `HashGate`); nothing was checked.
+   */
   async login(username: string, password: string): Promise<TokenPair> {
     const user = await this.#users.findByUsername(username);
     const valid = user ? await this.#hasher.verify(password, user.passwordHash) : await this.#hasher.verifyDecoy(password);
-    if (!user || !valid) throw new UnauthorizedError(BAD_CREDENTIALS);
+    if (!user || !valid) {
+      this.#onLoginFailed();
+      throw new UnauthorizedError(BAD_CREDENTIALS);
+    }
+    if (this.#hasher.needsRehash(user.passwordHash)) await this.#upgradeHash(user, password);
     const family = {
       id: newId(),
       userId: user.id,
@@ -129,6 +142,18 @@ export class AuthService {
   rolesOf(username: string): Role[] {
     const admin = this.#settings.adminUsers.some((a) => a.toLowerCase() === username.toLowerCase());
     return admin ? ['user', 'admin'] : ['user'];
+  }
+
+  /**
+   * Stores a hash at the current cost. A failure (the gate is full, the store is down) leaves the
+   * old hash, which still verifies: the login goes on, and the next one tries again.
+   */
+  async #upgradeHash(user: User, password: string): Promise<void> {
+    try {
+      await this.#users.setPasswordHash(user.id, await this.#hasher.hash(password));
+    } catch {
+      // Deliberately ignored: see above. Nothing of the password may reach a log.
+    }
   }
 
   #pair(userId: string, username: string, sessionId: string, refreshToken: string): TokenPair {

@@ -34,6 +34,12 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       labelNames: ['policy'] as const,
       registers,
     }),
+    // No labels at all: a username label would leak who is being attacked and grow without bound.
+    loginFailures: new Counter({
+      name: 'mixtape_login_failures_total',
+      help: 'Logins refused for a wrong password or an unknown user',
+      registers,
+    }),
     upstreamFetches: new Counter({
       name: 'mixtape_upstream_fetches_total',
       help: 'Audio fetches from an origin, by source and outcome',

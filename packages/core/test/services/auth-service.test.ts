@@ -1,13 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AuthService,
   ConflictError,
+  createMixtape,
   ForbiddenError,
+  HashGate,
   JwtKeyring,
+  openEmbeddedBackends,
   PasswordHasher,
   SqliteTokenStore,
   SqliteUserStore,
   UnauthorizedError,
+  UnavailableError,
   ValidationError,
 } from '../../src/index.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
@@ -21,16 +28,20 @@ describe('AuthService', () => {
   let sqlite: TempSqlite;
   let now: Date;
 
-  function service(keyring = JwtKeyring.fromSecrets([KEY_A]), settings = {}) {
+  function service(keyring = JwtKeyring.fromSecrets([KEY_A]), settings = {}, extra: { hasher?: PasswordHasher; onLoginFailed?: () => void } = {}) {
     return new AuthService({
       users: new SqliteUserStore(sqlite.db),
       tokens: new SqliteTokenStore(sqlite.db),
       keyring,
-      hasher,
+      hasher: extra.hasher ?? hasher,
       settings: { adminUsers: ['Root'], ...settings },
       now: () => now,
+      ...(extra.onLoginFailed ? { onLoginFailed: extra.onLoginFailed } : {}),
     });
   }
+
+  const storedHash = (username: string) =>
+    sqlite.db.prepare('SELECT password_hash FROM users WHERE username = ?').pluck().get(username) as string;
 
   beforeEach(() => {
     sqlite = openTempSqlite();
@@ -128,5 +139,93 @@ describe('AuthService', () => {
     await auth.register('root', 'correct horse battery');
     const pair = await auth.login('root', 'correct horse battery');
     expect((await auth.authenticate(pair.accessToken)).roles).toEqual(['user', 'admin']);
+  });
+
+  it('redoes a hash of an older cost at login: the stored hash changes and the password still works', async () => {
+    await service().register('alice', 'correct horse battery');
+    const old = storedHash('alice');
+    expect(old).toMatch(/^scrypt\$1024\$8\$1\$/);
+
+    const stronger = new PasswordHasher({ N: 2048, r: 8, p: 1 });
+    const upgraded = service(undefined, {}, { hasher: stronger });
+    await upgraded.login('alice', 'correct horse battery');
+    const redone = storedHash('alice');
+    expect(redone).toMatch(/^scrypt\$2048\$8\$1\$/);
+    expect(stronger.needsRehash(redone)).toBe(false);
+
+    // The new hash works, is kept as it is, and a wrong password still fails.
+    await expect(upgraded.login('alice', 'correct horse battery')).resolves.toMatchObject({ tokenType: 'Bearer' });
+    expect(storedHash('alice')).toBe(redone);
+    await expect(upgraded.login('alice', 'wrong password!')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(storedHash('alice')).toBe(redone);
+  });
+
+  it('never redoes the hash on a failed login', async () => {
+    await service().register('alice', 'correct horse battery');
+    const old = storedHash('alice');
+    const upgraded = service(undefined, {}, { hasher: new PasswordHasher({ N: 2048, r: 8, p: 1 }) });
+    await expect(upgraded.login('alice', 'wrong password!')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(storedHash('alice')).toBe(old);
+  });
+
+  it('lets the login succeed when the upgrade cannot be made, keeping the old hash', async () => {
+    await service().register('alice', 'correct horse battery');
+    const old = storedHash('alice');
+    // Verifies at any cost, but the gate is always full when it comes to hashing anew.
+    class SheddingHasher extends PasswordHasher {
+      override async hash(): Promise<string> {
+        throw new UnavailableError('Too many sign-ins are in progress');
+      }
+    }
+    const auth = service(undefined, {}, { hasher: new SheddingHasher({ N: 2048, r: 8, p: 1 }) });
+    const pair = await auth.login('alice', 'correct horse battery');
+    await expect(auth.authenticate(pair.accessToken)).resolves.toMatchObject({ username: 'alice' });
+    expect(storedHash('alice')).toBe(old);
+  });
+
+  it('tells onLoginFailed of every refused login, and of nothing else', async () => {
+    let failures = 0;
+    const gate = new HashGate({ concurrency: 1, maxWaiting: 0 });
+    const auth = service(undefined, {}, { hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }, gate), onLoginFailed: () => (failures += 1) });
+    await auth.register('alice', 'correct horse battery');
+    await auth.login('alice', 'correct horse battery');
+    expect(failures).toBe(0);
+    await expect(auth.login('alice', 'wrong password!')).rejects.toBeInstanceOf(UnauthorizedError);
+    await expect(auth.login('nobody', 'wrong password!')).rejects.toBeInstanceOf(UnauthorizedError);
+    expect(failures).toBe(2);
+    // Shed by the gate: nothing was checked, so nothing failed.
+    const first = auth.login('alice', 'correct horse battery');
+    await expect(auth.login('alice', 'wrong password!')).rejects.toBeInstanceOf(UnavailableError);
+    await first;
+    expect(failures).toBe(2);
+  });
+});
+
+describe('createMixtape', () => {
+  it('counts refused logins in mixtape_login_failures_total, with no label', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-login-metrics-'));
+    const mixtape = createMixtape(await openEmbeddedBackends({ dataDir }), {
+      keyring: JwtKeyring.fromSecrets([KEY_A]),
+      quotaBytes: 1024,
+      maxTrackBytes: 1024,
+      maxAttempts: 1,
+      retryBaseMs: 10,
+      jobLeaseMs: 1000,
+      workers: 0,
+      hasher,
+    });
+    try {
+      await mixtape.auth.register('alice', 'correct horse battery');
+      await mixtape.auth.login('alice', 'correct horse battery');
+      for (const username of ['alice', 'nobody', 'ALICE']) {
+        await expect(mixtape.auth.login(username, 'wrong password!')).rejects.toBeInstanceOf(UnauthorizedError);
+      }
+      const text = await mixtape.metrics.registry.metrics();
+      expect(text).toMatch(/^mixtape_login_failures_total 3$/m);
+      expect(text).not.toMatch(/mixtape_login_failures_total\{/);
+    } finally {
+      await mixtape.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { parseConfig } from '@mixtape/core';
+import { HashGate, parseConfig, PasswordHasher } from '@mixtape/core';
 import { createLogger, startServer, type RunningServer } from '@mixtape/server';
 
 export interface TestServer extends RunningServer {
@@ -15,10 +15,17 @@ export interface TestServer extends RunningServer {
 }
 
 /**
+ * Real scrypt at N=2^17 takes about 260 ms a hash here; hundreds of sign-ups would crawl. The
+ * tests of hashing itself (password-hashing.test.ts) pass `{ hasher: new PasswordHasher() }`.
+ * The roomy gate keeps bursts of test logins from being shed.
+ */
+const cheapHasher = () => new PasswordHasher({ N: 1024, r: 8, p: 1 }, new HashGate({ maxWaiting: 10_000 }));
+
+/**
  * A real server on an ephemeral loopback port, with its own data dir and a random JWT secret.
  * `env` adds to or overrides the configuration, exactly as environment variables would.
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { hasher?: PasswordHasher } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-server-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -34,7 +41,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     MIXTAPE_RETRY_BASE_MS: '50',
     ...env,
   });
-  const running = await startServer(config, createLogger({ level: 'debug', destination }));
+  const running = await startServer(config, createLogger({ level: 'debug', destination }), { hasher: options.hasher ?? cheapHasher() });
   return {
     ...running,
     api: `${running.url}/api/v1`,
