@@ -15,6 +15,7 @@ export * from './auth/sqlite-token-store.js';
 
 export type * from './users/user-store.js';
 export * from './users/sqlite-user-store.js';
+export * from './users/user-roles.js';
 
 export type * from './catalog/track-catalog.js';
 export * from './catalog/sqlite-track-catalog.js';

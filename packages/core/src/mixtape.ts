@@ -23,6 +23,7 @@ import type { SearchIndex } from './search/search-index.js';
 import { TrackSearch } from './search/track-search.js';
 import type { TrackSource } from './sources/track-source.js';
 import type { BlobStore } from './storage/blob-store.js';
+import { UserRoles } from './users/user-roles.js';
 import type { UserStore } from './users/user-store.js';
 
 /** Every port Mixtape needs, whichever adapters fill them. */
@@ -67,6 +68,8 @@ export interface Mixtape {
   backends: MixtapeBackends;
   metrics: MixtapeMetrics;
   auth: AuthService;
+  /** Who holds which role, read from the database each time. */
+  roles: UserRoles;
   search: TrackSearch;
   resolver: TrackResolver;
   downloads: DownloadService;
@@ -140,6 +143,7 @@ export function createMixtape(
       ...(settings.auth ? { settings: settings.auth } : {}),
       onLoginFailed: () => metrics.loginFailures.inc(),
     }),
+    roles: new UserRoles(backends.users),
     search: new TrackSearch({
       index,
       catalog,

@@ -2,6 +2,7 @@
 import { ConfigError, generateSecret, INCONSISTENCY_KINDS, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { adminCommand } from './admin-command.js';
 import { loadConfig } from './load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
@@ -19,6 +20,8 @@ Commands:
   keygen     print a new random JWT secret (base64url, 256 bits)
   reconcile [--dry-run] [--json]
              one reconciler pass over files, rows, search documents and jobs
+  admin grant <username> | admin revoke <username>
+             give or take the admin role (roles live in the database)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -39,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return reconcile(loadConfig(), { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
   }
+  if (command === 'admin') return adminCommand(rest, loadConfig);
   if (rest.length > 0) {
     process.stderr.write(`mixtape ${command}: unexpected arguments: ${rest.join(' ')}\n`);
     return EXIT.usage;

@@ -86,7 +86,7 @@ export const schemas: Record<string, Json> = {
   Me: object({
     id: text,
     username: text,
-    roles: { type: 'array', items: text, description: '`admin` for the users named in `MIXTAPE_ADMIN_USERS`' },
+    roles: { type: 'array', items: text, description: '`user`, and `admin` while granted by `mixtape admin grant` (read from the database on each request)' },
     quota: object({ usedBytes: integer(), limitBytes: integer() }),
   }),
   RegisterRequest: object(

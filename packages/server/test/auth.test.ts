@@ -58,7 +58,6 @@ beforeAll(async () => {
   [server, closed] = await Promise.all([
     // Limits raised: every request here comes from one address; rate-limits.test.ts covers them.
     startTestServer({
-      MIXTAPE_ADMIN_USERS: 'boss, Chief',
       MIXTAPE_SOURCE_URL: sourceUrl,
       MIXTAPE_RATE_LIMITS: 'register=1000/1h,login=1000/15m',
     }),
@@ -199,9 +198,13 @@ describe('admin role', () => {
   let admin: Awaited<ReturnType<typeof signUp>>;
   let user: Awaited<ReturnType<typeof signUp>>;
 
+  const adminJobs = (token: string) => call(`${server.api}/admin/jobs`, { token });
+
   beforeAll(async () => {
     admin = await signUp(server, 'boss');
     user = await signUp(server);
+    // What `mixtape admin grant boss` does (cli-admin.test.ts runs the command itself).
+    await server.mixtape.roles.grant('boss', 'admin');
   });
 
   it('GET /me shows the roles', async () => {
@@ -210,9 +213,30 @@ describe('admin role', () => {
     expect(plain).toMatchObject({ id: user.id, username: user.username, roles: ['user'] });
     expect(plain.quota.usedBytes).toBe(0);
     expect(plain.quota.limitBytes).toBe(1_073_741_824);
-    // Admin names match whatever the case.
-    const chief = await signUp(server, 'chief');
-    expect((await me(chief.accessToken)).body.roles).toEqual(['user', 'admin']);
+  });
+
+  it('never makes an admin of someone who registers, whatever the name', async () => {
+    for (const username of ['admin', 'Administrator', 'root', 'Chief', 'superuser']) {
+      const registrant = await signUp(server, username);
+      expect((await me(registrant.accessToken)).body.roles, username).toEqual(['user']);
+      expectProblem(await adminJobs(registrant.accessToken), 403, 'forbidden');
+    }
+  });
+
+  it('takes a grant and a revoke into account at once, with the same access token', async () => {
+    const promoted = await signUp(server);
+    expectProblem(await adminJobs(promoted.accessToken), 403, 'forbidden');
+
+    await server.mixtape.roles.grant(promoted.username.toUpperCase(), 'admin');
+    expect((await adminJobs(promoted.accessToken)).status).toBe(200);
+    expect((await me(promoted.accessToken)).body.roles).toEqual(['user', 'admin']);
+
+    await server.mixtape.roles.revoke(promoted.username, 'admin');
+    expectProblem(await adminJobs(promoted.accessToken), 403, 'forbidden');
+    expectProblem(await call(`${server.api}/admin/reconcile?dryRun=true`, { method: 'POST', token: promoted.accessToken }), 403, 'forbidden');
+    expect((await me(promoted.accessToken)).body.roles).toEqual(['user']);
+    // Still signed in: only the role went.
+    expect((await me(promoted.accessToken)).status).toBe(200);
   });
 
   it('lets an admin list jobs, and nobody else', async () => {

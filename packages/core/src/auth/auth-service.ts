@@ -7,13 +7,13 @@ import type { JwtKeyring } from './jwt-keyring.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { TokenStore } from './token-store.js';
 
-export type Role = 'user' | 'admin';
-
-/** Who is calling, as established from a valid access token. */
+/**
+ * Who is calling, as established from a valid access token. It holds no roles: those are read
+ * from the database where they matter (`UserRoles`), so a revoke cannot wait for a token to expire.
+ */
 export interface Principal {
   userId: string;
   username: string;
-  roles: Role[];
   sessionId: string;
 }
 
@@ -28,14 +28,12 @@ export interface AuthSettings {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
   registration: 'open' | 'closed';
-  adminUsers: readonly string[];
 }
 
 export const DEFAULT_AUTH_SETTINGS: AuthSettings = {
   accessTtlSeconds: 15 * 60,
   refreshTtlSeconds: 30 * 24 * 3600,
   registration: 'open',
-  adminUsers: [],
 };
 
 export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
@@ -136,12 +134,7 @@ export class AuthService {
     if (!claims || !(await this.#tokens.isFamilyActive(claims.sid, this.#now()))) {
       throw new UnauthorizedError('The access token is not valid');
     }
-    return { userId: claims.sub, username: claims.name, roles: this.rolesOf(claims.name), sessionId: claims.sid };
-  }
-
-  rolesOf(username: string): Role[] {
-    const admin = this.#settings.adminUsers.some((a) => a.toLowerCase() === username.toLowerCase());
-    return admin ? ['user', 'admin'] : ['user'];
+    return { userId: claims.sub, username: claims.name, sessionId: claims.sid };
   }
 
   /**

@@ -1,4 +1,5 @@
 import init from './sqlite/001-init.sql';
+import userRoles from './sqlite/002-user-roles.sql';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,7 @@ export interface Migration {
 }
 
 /** Numbered migrations of the embedded database, oldest first. Never edit one that has shipped. */
-export const sqliteMigrations: readonly Migration[] = [{ version: 1, name: 'init', sql: init }];
+export const sqliteMigrations: readonly Migration[] = [
+  { version: 1, name: 'init', sql: init },
+  { version: 2, name: 'user-roles', sql: userRoles },
+];

@@ -4,9 +4,9 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
 import text from './sqlite-user-store.sql';
-import type { UserStore } from './user-store.js';
+import type { GrantedRole, UserStore } from './user-store.js';
 
-const SQL = requireStatements(text, ['insert', 'byUsername', 'byId', 'setPasswordHash']);
+const SQL = requireStatements(text, ['insert', 'byUsername', 'byId', 'setPasswordHash', 'rolesOf', 'grantRole', 'revokeRole']);
 
 interface UserRow {
   id: string;
@@ -19,7 +19,7 @@ function toUser(row: UserRow): User {
   return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: new Date(row.created_at) };
 }
 
-/** Accounts in the embedded database; the `users.username` column is NOCASE-unique. */
+/** Accounts and their roles in the embedded database; the `users.username` column is NOCASE-unique. */
 export class SqliteUserStore implements UserStore {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
 
@@ -54,5 +54,22 @@ export class SqliteUserStore implements UserStore {
   async setPasswordHash(userId: string, passwordHash: string): Promise<void> {
     const result = this.statements.setPasswordHash.run({ userId, passwordHash });
     if (result.changes === 0) throw new NotFoundError(`No user ${userId}`);
+  }
+
+  async rolesOf(userId: string): Promise<GrantedRole[]> {
+    return this.statements.rolesOf.pluck().all({ userId }) as GrantedRole[];
+  }
+
+  async grantRole(userId: string, role: GrantedRole): Promise<boolean> {
+    try {
+      return this.statements.grantRole.run({ userId, role, grantedAt: Date.now() }).changes > 0;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new NotFoundError(`No user ${userId}`);
+      throw error;
+    }
+  }
+
+  async revokeRole(userId: string, role: GrantedRole): Promise<boolean> {
+    return this.statements.revokeRole.run({ userId, role }).changes > 0;
   }
 }

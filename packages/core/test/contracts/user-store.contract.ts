@@ -8,7 +8,7 @@ export interface UserStoreHarness {
   close(): Promise<void>;
 }
 
-/** What every `UserStore` adapter must do. */
+/** What every `UserStore` adapter must do, roles included. */
 export function describeUserStore(name: string, factory: () => Promise<UserStoreHarness>): void {
   describe(`UserStore contract: ${name}`, () => {
     let harness: UserStoreHarness;
@@ -77,6 +77,44 @@ export function describeUserStore(name: string, factory: () => Promise<UserStore
 
     it('refuses to change the password of an unknown user', async () => {
       await expect(users.setPasswordHash('no-such-id', 'h')).rejects.toBeInstanceOf(NotFoundError);
+    });
+
+    it('grants no role on creation, whatever the name', async () => {
+      for (const username of ['admin', 'root', 'Administrator']) {
+        const user = await users.create({ username, passwordHash: 'h' });
+        expect(await users.rolesOf(user.id), username).toEqual([]);
+      }
+    });
+
+    it('grants and revokes a role, each once, for that user only', async () => {
+      const erin = await users.create({ username: 'erin', passwordHash: 'h' });
+      const frank = await users.create({ username: 'frank', passwordHash: 'h' });
+      expect(await users.grantRole(erin.id, 'admin')).toBe(true);
+      expect(await users.grantRole(erin.id, 'admin')).toBe(false);
+      expect(await users.rolesOf(erin.id)).toEqual(['admin']);
+      expect(await users.rolesOf(frank.id)).toEqual([]);
+
+      expect(await users.revokeRole(frank.id, 'admin')).toBe(false);
+      expect(await users.rolesOf(erin.id)).toEqual(['admin']);
+      expect(await users.revokeRole(erin.id, 'admin')).toBe(true);
+      expect(await users.revokeRole(erin.id, 'admin')).toBe(false);
+      expect(await users.rolesOf(erin.id)).toEqual([]);
+      // Granted again after a revoke, as an operator may.
+      expect(await users.grantRole(erin.id, 'admin')).toBe(true);
+      expect(await users.rolesOf(erin.id)).toEqual(['admin']);
+    });
+
+    it('lets exactly one of several racing grants report the change', async () => {
+      const grace = await users.create({ username: 'grace', passwordHash: 'h' });
+      const outcomes = await Promise.all([1, 2, 3, 4].map(() => users.grantRole(grace.id, 'admin')));
+      expect(outcomes.filter(Boolean)).toHaveLength(1);
+      expect(await users.rolesOf(grace.id)).toEqual(['admin']);
+    });
+
+    it('refuses to grant a role to an unknown user, and has none to revoke from one', async () => {
+      await expect(users.grantRole('no-such-id', 'admin')).rejects.toBeInstanceOf(NotFoundError);
+      expect(await users.rolesOf('no-such-id')).toEqual([]);
+      expect(await users.revokeRole('no-such-id', 'admin')).toBe(false);
     });
   });
 }

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ForbiddenError, UnauthorizedError, type AuthService } from '@mixtape/core';
+import { UnauthorizedError, type AuthService, type UserRoles } from '@mixtape/core';
 import { principalOf, setPrincipal } from './request-context.js';
 
 const BEARER = /^Bearer ([A-Za-z0-9_.~+/=-]{1,4096})$/;
@@ -13,7 +13,13 @@ export function authenticate(auth: AuthService): RequestHandler {
   };
 }
 
-export const requireAdmin: RequestHandler = (_req, res, next) => {
-  if (!principalOf(res).roles.includes('admin')) throw new ForbiddenError('Only administrators may do this');
-  next();
-};
+/**
+ * After `authenticate`: 403 unless the caller is an admin now. The role is read from the
+ * database on every request, not from the token, so a revoke takes effect at once.
+ */
+export function requireAdmin(roles: UserRoles): RequestHandler {
+  return async (_req, res, next) => {
+    await roles.require(principalOf(res).userId, 'admin');
+    next();
+  };
+}

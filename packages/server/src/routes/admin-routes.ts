@@ -17,7 +17,7 @@ const reconcileQuery = Joi.object({ dryRun: Joi.boolean().default(false) });
 export function adminRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
   const { queue } = mixtape.backends;
-  const admin = [authenticate(mixtape.auth), requireAdmin];
+  const admin = [authenticate(mixtape.auth), requireAdmin(mixtape.roles)];
 
   router.get('/admin/jobs', ...admin, async (req, res) => {
     const query = parse(listQuery, req.query, 'query');

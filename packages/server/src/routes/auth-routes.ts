@@ -78,7 +78,8 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
     res.json({
       id: principal.userId,
       username: principal.username,
-      roles: principal.roles,
+      // From the database, not the token: a role granted or revoked shows at once.
+      roles: await mixtape.roles.rolesOf(principal.userId),
       quota: await mixtape.library.quota(principal.userId),
     });
   });
