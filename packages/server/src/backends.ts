@@ -5,17 +5,37 @@ import {
   HttpTrackSource,
   openEmbeddedBackends,
   seedDemoCatalog,
+  SourceError,
   SpotifyMetadataProvider,
   type EmbeddedBackends,
+  type MixtapeBackends,
   type MixtapeConfig,
+  type TrackMetadataProvider,
+  type TrackSource,
 } from '@mixtape/core';
+
+export interface OpenBackendsOptions {
+  /** Apply pending migrations; defaults to `config.migrate`. */
+  migrate?: boolean;
+  /** Look, never touch (dry runs): see `openEmbeddedBackends`. The database must exist. */
+  readOnly?: boolean;
+}
+
+/**
+ * Whether the demo catalog and audio are on. `auto` means on while neither Spotify credentials
+ * nor an audio origin are configured, so a fresh install works offline at once.
+ */
+export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourceUrlTemplate'>): boolean {
+  if (config.demo !== 'auto') return config.demo === 'on';
+  return config.spotify === null && config.sourceUrlTemplate === null;
+}
 
 /**
  * Builds the backends the configuration asks for. The production adapters (MySQL, Redis,
  * Elasticsearch) land in later releases; until then asking for them is refused rather than
- * silently served by the embedded ones.
+ * silently served by the embedded ones. Seeds nothing: only `mixtape serve` seeds the demo.
  */
-export async function openBackends(config: MixtapeConfig, options: { migrate: boolean }): Promise<EmbeddedBackends> {
+export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<EmbeddedBackends> {
   const unsupported = [
     config.mysql && 'MIXTAPE_MYSQL_URL: the MySQL backend is not available in this version; unset it to use the embedded database',
     config.redisUrl && 'MIXTAPE_REDIS_URL: the Redis backend is not available in this version; unset it to use in-process limits and locks',
@@ -24,17 +44,53 @@ export async function openBackends(config: MixtapeConfig, options: { migrate: bo
   ].filter((p): p is string => typeof p === 'string');
   if (unsupported.length > 0) throw new ConfigError(unsupported);
 
-  const metadata = config.spotify
-    ? new SpotifyMetadataProvider({
-        clientId: config.spotify.clientId,
-        clientSecret: config.spotify.clientSecret,
-        apiUrl: config.spotify.apiUrl,
-        accountsUrl: config.spotify.accountsUrl,
-      })
-    : new DemoMetadataProvider();
-  const source = config.sourceUrlTemplate ? new HttpTrackSource({ urlTemplate: config.sourceUrlTemplate }) : new DemoTrackSource();
-  const backends = await openEmbeddedBackends({ dataDir: config.dataDir, migrate: options.migrate, metadata, source });
-  // The demo catalog makes search work at once on a fresh install.
-  if (!config.spotify) await seedDemoCatalog(backends.catalog, backends.index);
-  return backends;
+  return openEmbeddedBackends({
+    dataDir: config.dataDir,
+    storageDir: config.storageDir,
+    migrate: options.migrate ?? config.migrate,
+    readOnly: options.readOnly ?? false,
+    metadata: metadataProvider(config),
+    source: trackSource(config),
+  });
 }
+
+/** Makes the demo tracks searchable when the demo is on. For `mixtape serve` only. Returns how many. */
+export async function seedDemoIfOn(config: MixtapeConfig, backends: Pick<MixtapeBackends, 'catalog' | 'index'>): Promise<number> {
+  return demoIsOn(config) ? seedDemoCatalog(backends.catalog, backends.index) : 0;
+}
+
+/**
+ * Spotify when configured. Otherwise the demo provider answers for the demo tracks, unless
+ * `MIXTAPE_DEMO=off` says there is to be no demo at all: then no track can be resolved.
+ */
+function metadataProvider(config: MixtapeConfig): TrackMetadataProvider {
+  if (config.spotify) {
+    return new SpotifyMetadataProvider({
+      clientId: config.spotify.clientId,
+      clientSecret: config.spotify.clientSecret,
+      apiUrl: config.spotify.apiUrl,
+      accountsUrl: config.spotify.accountsUrl,
+    });
+  }
+  return config.demo === 'off' ? NO_METADATA : new DemoMetadataProvider();
+}
+
+/** The origin when configured; otherwise demo audio, unless `MIXTAPE_DEMO=off`. */
+function trackSource(config: MixtapeConfig): TrackSource {
+  if (config.sourceUrlTemplate) return new HttpTrackSource({ urlTemplate: config.sourceUrlTemplate });
+  return config.demo === 'off' ? NO_SOURCE : new DemoTrackSource();
+}
+
+const NO_METADATA: TrackMetadataProvider = {
+  name: 'none',
+  getTrack: async () => null,
+};
+
+const NO_SOURCE: TrackSource = {
+  name: 'none',
+  open: async () => {
+    throw new SourceError('not-found', 'No audio source is configured (MIXTAPE_SOURCE_URL is unset and MIXTAPE_DEMO is off)', {
+      retryable: false,
+    });
+  },
+};

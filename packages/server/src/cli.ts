@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { ConfigError, generateSecret, INCONSISTENCY_KINDS, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
+import { ConfigError, generateSecret, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminCommand } from './admin-command.js';
 import { loadConfig } from './load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
+import { reconcileCommand } from './reconcile-command.js';
 import { startServer } from './server.js';
 
 /** sysexits(3): the conventions service managers understand. */
@@ -19,7 +20,11 @@ Commands:
   migrate    apply database migrations, then exit
   keygen     print a new random JWT secret (base64url, 256 bits)
   reconcile [--dry-run] [--json]
-             one reconciler pass over files, rows, search documents and jobs
+             one reconciler pass over files, rows, search documents and jobs.
+             --dry-run changes nothing at all: it reads the database read-only, applies
+             no migration (it lists pending ones), seeds nothing and removes no file;
+             where there is no database yet it says there is nothing to check, creates
+             none, and exits 0
   admin grant <username> | admin revoke <username>
              give or take the admin role (roles live in the database)
 `;
@@ -40,7 +45,10 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mixtape reconcile: unknown options: ${unknown.join(' ')}\n`);
       return EXIT.usage;
     }
-    return reconcile(loadConfig(), { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
+    const config = loadConfig();
+    // Quiet unless asked: the report is the output.
+    const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'warn' });
+    return reconcileCommand(config, logger, { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
   }
   if (command === 'admin') return adminCommand(rest, loadConfig);
   if (rest.length > 0) {
@@ -90,28 +98,6 @@ function migrate(config: MixtapeConfig): number {
     return 0;
   } finally {
     db.close();
-  }
-}
-
-async function reconcile(config: MixtapeConfig, options: { dryRun: boolean; json: boolean }): Promise<number> {
-  const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'warn' });
-  const mixtape = await mixtapeFromConfig(config, logger, { workers: 0 });
-  try {
-    const report = await mixtape.reconciler.run({ dryRun: options.dryRun });
-    if (options.json) {
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-      return 0;
-    }
-    const seconds = (report.finishedAt.getTime() - report.startedAt.getTime()) / 1000;
-    process.stdout.write(
-      `Checked ${report.checked.files} files, ${report.checked.rows} rows and ${report.checked.documents} documents in ${seconds} s${report.dryRun ? ' (dry run: nothing changed)' : ''}\n`,
-    );
-    for (const kind of INCONSISTENCY_KINDS) {
-      process.stdout.write(`  ${kind.padEnd(17)} found ${report.found[kind]}, repaired ${report.repaired[kind]}\n`);
-    }
-    return 0;
-  } finally {
-    await mixtape.close();
   }
 }
 

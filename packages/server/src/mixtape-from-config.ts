@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createMixtape, JwtKeyring, type Mixtape, type MixtapeConfig, type PasswordHasher } from '@mixtape/core';
+import { createMixtape, JwtKeyring, type Mixtape, type MixtapeBackends, type MixtapeConfig, type PasswordHasher } from '@mixtape/core';
 import { openBackends } from './backends.js';
 import type { Logger } from './logger.js';
 
@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 export async function mixtapeFromConfig(
   config: MixtapeConfig,
   logger: Logger,
-  options: { workers: number; migrate?: boolean; hasher?: PasswordHasher },
+  options: { workers: number; migrate?: boolean; hasher?: PasswordHasher; backends?: MixtapeBackends },
 ): Promise<Mixtape> {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -15,7 +15,8 @@ export async function mixtapeFromConfig(
   if (keyring.ephemeral) {
     logger.warn('MIXTAPE_JWT_SECRET is not set: using a random key, so sessions end when the process stops');
   }
-  const backends = await openBackends(config, { migrate: options.migrate ?? config.migrate });
+  // Given when the caller opened them itself, e.g. read-only for a dry run.
+  const backends = options.backends ?? (await openBackends(config, { migrate: options.migrate ?? config.migrate }));
   return createMixtape(
     backends,
     {

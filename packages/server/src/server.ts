@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Mixtape, MixtapeConfig, PasswordHasher } from '@mixtape/core';
 import { createApp } from './app.js';
+import { seedDemoIfOn } from './backends.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
 
@@ -20,6 +21,13 @@ export interface RunningServer {
  */
 export async function startServer(config: MixtapeConfig, logger: Logger, options: { hasher?: PasswordHasher } = {}): Promise<RunningServer> {
   const mixtape = await mixtapeFromConfig(config, logger, { workers: config.workers, ...options });
+  try {
+    // Only `mixtape serve` seeds the demo: a worker, a migration or a dry run must not write it.
+    await seedDemoIfOn(config, mixtape.backends);
+  } catch (error) {
+    await mixtape.close();
+    throw error;
+  }
   const app = createApp({
     mixtape,
     policies: config.rateLimits,

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { existsSync, readFileSync } from 'node:fs';
 import { requireStatements } from './named-statements.js';
 import text from './sqlite-database.sql';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.js';
@@ -7,18 +8,52 @@ const SQL = requireStatements(text, ['createMigrationsTable', 'migrationsTableEx
 
 export type SqliteDatabase = Database.Database;
 
+export interface OpenSqliteOptions {
+  /**
+   * Read without writing a single byte, not even a lock file: for `mixtape reconcile --dry-run`.
+   * Every write is refused. The file must exist.
+   */
+  readOnly?: boolean;
+}
+
 /**
  * Opens the embedded database with the settings every embedded adapter relies on:
  * WAL so readers never block the writer, a busy timeout so a second process (a separate
  * `mixtape worker`) waits instead of failing, and enforced foreign keys.
  */
-export function openSqliteDatabase(path: string): SqliteDatabase {
+export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}): SqliteDatabase {
+  if (options.readOnly) return openReadOnly(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
   return db;
+}
+
+/** Offsets 18 and 19 of the header: the file format versions, 2 for WAL and 1 for a rollback journal. */
+const WRITE_VERSION_OFFSET = 18;
+const READ_VERSION_OFFSET = 19;
+const WAL_FORMAT = 2;
+const ROLLBACK_FORMAT = 1;
+
+/**
+ * A read-only connection to a WAL database creates its `-wal` and `-shm` files when no other
+ * connection holds them, and leaves them behind. So while another process has the database
+ * open (its `-wal` exists), we share its files; otherwise we read a copy into memory, and the
+ * data dir is left exactly as it was. The copy is marked as a rollback-journal database
+ * because an in-memory database cannot be in WAL mode.
+ */
+function openReadOnly(path: string): SqliteDatabase {
+  if (existsSync(`${path}-wal`)) {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    return db;
+  }
+  const image = readFileSync(path);
+  if (image[WRITE_VERSION_OFFSET] === WAL_FORMAT) image[WRITE_VERSION_OFFSET] = ROLLBACK_FORMAT;
+  if (image[READ_VERSION_OFFSET] === WAL_FORMAT) image[READ_VERSION_OFFSET] = ROLLBACK_FORMAT;
+  return new Database(image, { readonly: true });
 }
 
 /** Applies the numbered migrations not yet applied, each in its own transaction. Returns their versions. */

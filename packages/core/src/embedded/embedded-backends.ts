@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SqliteTokenStore } from '../auth/sqlite-token-store.js';
 import { SqliteTrackCatalog } from '../catalog/sqlite-track-catalog.js';
 import { migrateSqlite, openSqliteDatabase, pendingSqliteMigrations, type SqliteDatabase } from '../db/sqlite-database.js';
-import { MixtapeError } from '../errors.js';
+import { MixtapeError, NotFoundError } from '../errors.js';
 import { diskHealthCheck } from '../health/disk-health-check.js';
 import { searchHealthCheck } from '../health/search-health-check.js';
 import { sqliteHealthCheck } from '../health/sqlite-health-check.js';
@@ -21,16 +22,26 @@ import { LocalBlobStore } from '../storage/local-blob-store.js';
 import { SqliteUserStore } from '../users/sqlite-user-store.js';
 
 export interface EmbeddedOptions {
-  /** Holds `mixtape.db` and the stored audio. */
+  /** Holds `mixtape.db`, and the stored audio unless `storageDir` says otherwise. */
   dataDir: string;
+  /** Stored audio and its temp files (default `${dataDir}/audio`); may be a volume shared by instances. */
+  storageDir?: string;
   /** Apply pending migrations (default), or refuse to start while any is pending. */
   migrate?: boolean;
+  /**
+   * Look, never touch: the database must exist and is opened read-only, no migration is
+   * applied (pending ones are reported in `pendingMigrations`), no directory is created and no
+   * temp file is swept. Adapters refuse every write. For dry runs.
+   */
+  readOnly?: boolean;
   metadata?: TrackMetadataProvider;
   source?: TrackSource;
 }
 
 export interface EmbeddedBackends extends MixtapeBackends {
   db: SqliteDatabase;
+  /** Migrations not applied to this database: only ever non-empty when opened `readOnly`. */
+  pendingMigrations: number[];
 }
 
 /**
@@ -39,24 +50,30 @@ export interface EmbeddedBackends extends MixtapeBackends {
  * storage and the queue (locks and limits then stay per process).
  */
 export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<EmbeddedBackends> {
-  await mkdir(options.dataDir, { recursive: true });
-  const db = openSqliteDatabase(join(options.dataDir, 'mixtape.db'));
+  const readOnly = options.readOnly ?? false;
+  const dbPath = join(options.dataDir, 'mixtape.db');
+  const storageDir = options.storageDir ?? join(options.dataDir, 'audio');
+  if (readOnly && !existsSync(dbPath)) throw new NotFoundError(`There is no database at ${dbPath}`);
+  if (!readOnly) await mkdir(options.dataDir, { recursive: true });
+  const db = openSqliteDatabase(dbPath, { readOnly });
   try {
-    if (options.migrate === false) {
-      const pending = pendingSqliteMigrations(db);
-      if (pending.length > 0) {
-        throw new MixtapeError('ERR_CONFIG', `Database migrations ${pending.join(', ')} are pending: run \`mixtape migrate\``);
+    let pendingMigrations = pendingSqliteMigrations(db);
+    // Read-only, they are reported and left alone: the caller decides whether an older schema will do.
+    if (!readOnly && pendingMigrations.length > 0) {
+      if (options.migrate === false) {
+        throw new MixtapeError('ERR_CONFIG', `Database migrations ${pendingMigrations.join(', ')} are pending: run \`mixtape migrate\``);
       }
-    } else {
       migrateSqlite(db);
+      pendingMigrations = [];
     }
-    const blobs = new LocalBlobStore({ root: join(options.dataDir, 'audio') });
+    const blobs = new LocalBlobStore({ root: storageDir, readOnly });
     await blobs.start();
     const rateLimitStores = new MemoryRateLimitStores();
     const index = new SqliteSearchIndex(db);
     let closed = false;
     return {
       db,
+      pendingMigrations,
       users: new SqliteUserStore(db),
       tokens: new SqliteTokenStore(db),
       catalog: new SqliteTrackCatalog(db),
@@ -68,7 +85,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),
-      healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(options.dataDir)],
+      healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(storageDir)],
       async close() {
         if (closed) return;
         closed = true;

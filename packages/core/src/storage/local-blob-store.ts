@@ -12,6 +12,8 @@ export interface LocalBlobStoreOptions {
    * default because a separate `mixtape worker` process may be writing into the same root.
    */
   staleTempMs?: number;
+  /** Look, never touch: `start()` creates and sweeps nothing, and writes and deletes are refused. */
+  readOnly?: boolean;
 }
 
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
@@ -26,15 +28,18 @@ export class LocalBlobStore implements BlobStore {
   private readonly blobDir: string;
   private readonly tmpDir: string;
   private readonly staleTempMs: number;
+  private readonly readOnly: boolean;
 
   constructor(options: LocalBlobStoreOptions) {
     this.blobDir = join(options.root, 'blobs');
     this.tmpDir = join(options.root, 'tmp');
     this.staleTempMs = options.staleTempMs ?? 60 * 60_000;
+    this.readOnly = options.readOnly ?? false;
   }
 
   /** Creates the directories and sweeps temp files left by a crash. Returns how many it removed. */
   async start(): Promise<number> {
+    if (this.readOnly) return 0;
     await mkdir(this.blobDir, { recursive: true });
     await mkdir(this.tmpDir, { recursive: true });
     return this.sweepTemp(this.staleTempMs);
@@ -42,6 +47,7 @@ export class LocalBlobStore implements BlobStore {
 
   /** Removes temp files not modified for `olderThanMs`. Returns how many it removed. */
   async sweepTemp(olderThanMs = this.staleTempMs): Promise<number> {
+    this.refuseIfReadOnly('sweep temp files');
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     for (const name of await readdirOrEmpty(this.tmpDir)) {
@@ -54,6 +60,7 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async begin(): Promise<BlobDraft> {
+    this.refuseIfReadOnly('store a file');
     await mkdir(this.tmpDir, { recursive: true });
     const tempPath = join(this.tmpDir, `${randomBytes(16).toString('hex')}.part`);
     const handle = await open(tempPath, 'wx', 0o644);
@@ -85,6 +92,7 @@ export class LocalBlobStore implements BlobStore {
 
   async delete(key: string): Promise<boolean> {
     checkKey(key);
+    this.refuseIfReadOnly('delete a file');
     return removeFile(this.pathOf(key));
   }
 
@@ -100,6 +108,10 @@ export class LocalBlobStore implements BlobStore {
         }
       }
     }
+  }
+
+  private refuseIfReadOnly(action: string): void {
+    if (this.readOnly) throw new MixtapeError('ERR_INTERNAL', `A read-only blob store cannot ${action}`);
   }
 
   private pathOf(key: string): string {
