@@ -1,13 +1,18 @@
 // `npm run bench` (or `npm run bench -- --quick`): every benchmark, each measuring a baseline
-// and Mixtape's way in the same process, reported as ratios.
+// and Mixtape's way in the same run, reported as ratios.
+import { loginFlood } from './login-flood.mjs';
 import { streamingMemory } from './streaming-memory.mjs';
 
 const quick = process.argv.includes('--quick');
-const benchmarks = [streamingMemory];
+const benchmarks = [streamingMemory, loginFlood];
+
+/** Numbers to two decimals (one for MiB), so the tables stay readable. */
+const shown = (row) =>
+  Object.fromEntries(Object.entries(row).map(([key, value]) => [key, typeof value === 'number' ? value.toFixed(key === 'peakMiB' ? 1 : 2) : value]));
 
 for (const benchmark of benchmarks) {
   const result = await benchmark({ quick });
   console.log(`\n${result.name}`);
-  console.table(result.rows.map((r) => ({ ...r, peakMiB: r.peakMiB.toFixed(1), seconds: r.seconds.toFixed(2) })));
+  console.table(result.rows.map(shown));
   for (const [ratio, value] of Object.entries(result.ratios)) console.log(`  ${ratio}: ${value.toFixed(2)}`);
 }
