@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { adminCommand } from './admin-command.js';
 import { loadConfig } from './load-config.js';
 import { createLogger, type Logger } from './logger.js';
-import { mixtapeFromConfig } from './mixtape-from-config.js';
 import { reconcileCommand } from './reconcile-command.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
+import { startWorker } from './worker.js';
 
 /** sysexits(3): the conventions service managers understand. */
 const EXIT = { usage: 64, software: 70, config: 78 } as const;
@@ -16,7 +16,8 @@ const USAGE = `Usage: mixtape <command>
 
 Commands:
   serve      apply pending migrations, serve the HTTP API and run download workers
-  worker     run download workers only
+  worker     run download workers only; serves /livez, /readyz, /health and /metrics
+             on MIXTAPE_HOST:MIXTAPE_PORT (default port 3001; 0 picks a free one)
   migrate    apply database migrations, then exit
   keygen     print a new random JWT secret (base64url, 256 bits)
   reconcile [--dry-run] [--json]
@@ -74,18 +75,40 @@ async function serve(config: MixtapeConfig, logger: Logger): Promise<number> {
   const running = await startServer(config, logger);
   logger.info({ url: running.url, workers: config.workers }, 'serving');
   process.stdout.write(`Mixtape is listening on ${running.url}\n`);
-  await untilSignal();
-  logger.info('shutting down');
-  await running.close();
-  return 0;
+  return runUntilSignal(running, config, logger);
 }
 
 async function work(config: MixtapeConfig, logger: Logger): Promise<number> {
-  const mixtape = await mixtapeFromConfig(config, logger, { workers: Math.max(1, config.workers) });
-  mixtape.start();
-  logger.info({ workers: Math.max(1, config.workers) }, 'download workers started');
-  await untilSignal();
-  await mixtape.close();
+  const running = await startWorker(config, logger);
+  logger.info({ url: running.url, workers: Math.max(1, config.workers) }, 'download workers started');
+  process.stdout.write(`Mixtape worker is listening on ${running.url}\n`);
+  return runUntilSignal(running, config, logger);
+}
+
+/**
+ * The first SIGTERM or SIGINT begins a graceful shutdown (readiness drops at once, work in
+ * flight gets `MIXTAPE_SHUTDOWN_GRACE_MS`). Later ones are noted and ignored, so that a
+ * terminal's Ctrl-C reaching the process twice (npm forwards it too) cannot cut the drain short;
+ * the grace bounds it anyway.
+ */
+async function runUntilSignal(running: RunningServer, config: MixtapeConfig, logger: Logger): Promise<number> {
+  let stopping = false;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal, graceMs: config.shutdownGraceMs }, 'already shutting down');
+        return;
+      }
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  const signal = await signalled;
+  logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+  await running.close();
+  logger.info('stopped');
   return 0;
 }
 
@@ -99,18 +122,6 @@ function migrate(config: MixtapeConfig): number {
   } finally {
     db.close();
   }
-}
-
-function untilSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve(signal);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
 }
 
 main(process.argv.slice(2)).then(

@@ -1,9 +1,8 @@
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Mixtape, MixtapeConfig, PasswordHasher } from '@mixtape/core';
 import { createApp } from './app.js';
 import { seedDemoIfOn } from './backends.js';
+import { serveGracefully } from './graceful-shutdown.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
 
@@ -11,7 +10,11 @@ export interface RunningServer {
   url: string;
   mixtape: Mixtape;
   server: Server;
-  /** Stops accepting, lets requests in flight finish, stops workers, closes the stores. Safe twice. */
+  /**
+   * A graceful shutdown: `/readyz` answers 503 at once, while requests and jobs in flight get
+   * up to `config.shutdownGraceMs` to finish; then the listener closes, anything left is cut
+   * and the stores close. Safe twice.
+   */
   close(): Promise<void>;
 }
 
@@ -28,40 +31,19 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
     await mixtape.close();
     throw error;
   }
-  const app = createApp({
+  return serveGracefully({
     mixtape,
-    policies: config.rateLimits,
-    logger,
-    metricsToken: config.metricsToken,
-    trustProxy: config.trustProxy,
+    host: config.host,
+    port: config.port,
+    graceMs: config.shutdownGraceMs,
+    app: (shuttingDown) =>
+      createApp({
+        mixtape,
+        policies: config.rateLimits,
+        logger,
+        metricsToken: config.metricsToken,
+        trustProxy: config.trustProxy,
+        shuttingDown,
+      }),
   });
-  const server = app.listen(config.port, config.host);
-  try {
-    await once(server, 'listening');
-  } catch (error) {
-    await mixtape.close();
-    throw error;
-  }
-  mixtape.start();
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  let closing: Promise<void> | undefined;
-  return {
-    url: `http://${host}:${port}`,
-    mixtape,
-    server,
-    close() {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        // Streams (SSE, files) get a moment to finish, then are cut.
-        const cut = setTimeout(() => server.closeAllConnections(), 5000);
-        cut.unref();
-        await closed;
-        clearTimeout(cut);
-        await mixtape.close();
-      })();
-      return closing;
-    },
-  };
 }

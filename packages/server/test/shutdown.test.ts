@@ -1,0 +1,123 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEMO_TRACKS } from '@mixtape/core';
+import { ensureBuilt, killAll, printedUrl, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
+import { deterministicBytes, gate, startAudioOrigin, type AudioOrigin } from './support/origin-servers.js';
+import { call } from './support/test-server.js';
+
+/**
+ * `mixtape serve` shutting down under load, with real signals: readiness drops at the first
+ * one so load balancers stop sending, while the process keeps serving what is in flight.
+ */
+
+const processes: CliProcess[] = [];
+let origin: AudioOrigin;
+let root: string;
+
+beforeAll(async () => {
+  ensureBuilt();
+  origin = await startAudioOrigin();
+  root = mkdtempSync(join(tmpdir(), 'mixtape-shutdown-'));
+}, 180_000);
+
+afterAll(async () => {
+  killAll(processes);
+  await origin?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function serve(name: string, env: Record<string, string> = {}) {
+  const process_ = startCli(['serve'], {
+    MIXTAPE_DATA_DIR: join(root, name),
+    MIXTAPE_SOURCE_URL: origin.template,
+    MIXTAPE_JWT_SECRET: randomBytes(32).toString('base64url'),
+    MIXTAPE_PORT: '0',
+    MIXTAPE_WORKERS: '1',
+    ...env,
+  });
+  processes.push(process_);
+  const url = await printedUrl(process_, 'Mixtape is listening on');
+  const credentials = { username: `sd${randomBytes(3).toString('hex')}`, password: 'a long enough password' };
+  expect((await call(`${url}/api/v1/auth/register`, { body: credentials })).status).toBe(201);
+  const { accessToken } = (await call(`${url}/api/v1/auth/login`, { body: credentials })).body;
+  return { process: process_, url, api: `${url}/api/v1`, token: accessToken as string };
+}
+
+/** Queues a download the origin holds back, and waits until the worker is fetching it. */
+async function downloadInFlight(server: Awaited<ReturnType<typeof serve>>, trackId: string): Promise<string> {
+  const job = await call(`${server.api}/downloads`, { token: server.token, body: { track: trackId } });
+  expect(job.status, job.text).toBe(202);
+  for (const deadline = Date.now() + 10_000; !origin.requests.get(trackId); ) {
+    if (Date.now() > deadline) throw new Error('the worker never asked the origin');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  return job.body.id as string;
+}
+
+/** Opens the job's event stream; resolves with all it sent once it ends (rejects if it is cut). */
+async function followEvents(server: Awaited<ReturnType<typeof serve>>, jobId: string): Promise<{ all: Promise<string> }> {
+  const response = await fetch(`${server.api}/downloads/${jobId}/events`, { headers: { authorization: `Bearer ${server.token}` } });
+  expect(response.status).toBe(200);
+  return { all: response.text() };
+}
+
+describe('mixtape serve on SIGTERM', () => {
+  it('answers /readyz 503 at once while it finishes a slow download and its event stream, then exits 0', async () => {
+    const track = DEMO_TRACKS[0]!.id;
+    const held = gate();
+    origin.serve(track, { body: deterministicBytes('slow', 400_000), gate: held.promise });
+    const server = await serve('drains');
+    const jobId = await downloadInFlight(server, track);
+    const events = await followEvents(server, jobId);
+
+    server.process.child.kill('SIGTERM');
+    const ready = await untilStatus(`${server.url}/readyz`, 503);
+    expect(Number(ready.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await call(`${server.url}/livez`)).status).toBe(200);
+    // Still serving the API, too, for whatever a load balancer sends before it notices.
+    const job = await call(`${server.api}/downloads/${jobId}`, { token: server.token });
+    expect(job.body.status).toBe('running');
+    expect(job.headers.get('connection')).toBe('close');
+
+    // A second signal (a terminal's Ctrl-C reaching the process twice) does not cut the drain short.
+    server.process.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(server.process.child.exitCode).toBeNull();
+    expect((await call(`${server.url}/readyz`)).status).toBe(503);
+
+    held.open();
+    const stream = await events.all;
+    expect(stream).toMatch(/^event: status\ndata: .*"status":"completed"/m);
+    const [code, signal] = await server.process.exited;
+    expect(signal).toBeNull();
+    expect(code).toBe(0);
+    await expect(fetch(`${server.url}/livez`)).rejects.toThrow();
+  });
+
+  it('cuts work that outlasts MIXTAPE_SHUTDOWN_GRACE_MS, and still exits 0', async () => {
+    const track = DEMO_TRACKS[1]!.id;
+    // Never opened: this download would hold the process forever.
+    origin.serve(track, { body: deterministicBytes('stuck', 1000), gate: new Promise(() => {}) });
+    const server = await serve('cut', { MIXTAPE_SHUTDOWN_GRACE_MS: '1500' });
+    const jobId = await downloadInFlight(server, track);
+    const events = await followEvents(server, jobId);
+    const eventsOutcome = events.all.then(
+      () => 'ended',
+      () => 'cut',
+    );
+
+    const signalledAt = Date.now();
+    server.process.child.kill('SIGTERM');
+    expect((await untilStatus(`${server.url}/readyz`, 503)).status).toBe(503);
+    const [code, signal] = await server.process.exited;
+    const tookMs = Date.now() - signalledAt;
+    expect([code, signal]).toEqual([0, null]);
+    // It waited for the grace, and not for ever.
+    expect(tookMs).toBeGreaterThanOrEqual(1400);
+    expect(tookMs).toBeLessThan(10_000);
+    expect(await eventsOutcome).toBe('cut');
+  });
+});
