@@ -3,6 +3,7 @@ import type { Mixtape, MixtapeConfig, PasswordHasher } from '@mixtape/core';
 import { createApp } from './app.js';
 import { seedDemoIfOn } from './backends.js';
 import { serveGracefully } from './graceful-shutdown.js';
+import { clientErrorHandler } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
 
@@ -31,7 +32,7 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
     await mixtape.close();
     throw error;
   }
-  return serveGracefully({
+  const running = await serveGracefully({
     mixtape,
     host: config.host,
     port: config.port,
@@ -46,4 +47,6 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
         shuttingDown,
       }),
   });
+  running.server.on('clientError', clientErrorHandler(logger));
+  return running;
 }

@@ -152,6 +152,28 @@ describe('access tokens', () => {
   });
 });
 
+describe('requests refused by the HTTP parser', () => {
+  it('answers headers that are too large with a 431 problem', async () => {
+    const response = await rawExchange(`GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    expect(response.status).toBe(431);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(response.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.body));
+    expect(JSON.parse(response.body)).toMatchObject({ type: expect.stringMatching(/\/validation$/), status: 431, title: expect.any(String), detail: expect.any(String) });
+  });
+
+  it('answers a malformed request with a 400 problem', async () => {
+    for (const request of ['NOT HTTP AT ALL\r\n\r\n', 'GET /livez HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n']) {
+      const response = await rawExchange(request);
+      expect(response.status, request).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(JSON.parse(response.body)).toMatchObject({ type: expect.stringMatching(/\/validation$/), status: 400 });
+    }
+    // The server is still there for well-formed requests.
+    expect((await call(`${server.url}/livez`)).status).toBe(200);
+  });
+});
+
 describe('clients that leave', () => {
   it('does not log a request body that never arrives as an error', async () => {
     const start = server.logs.length;
