@@ -39,10 +39,12 @@ const ROLLBACK_FORMAT = 1;
 
 /**
  * A read-only connection to a WAL database creates its `-wal` and `-shm` files when no other
- * connection holds them, and leaves them behind. So while another process has the database
- * open (its `-wal` exists), we share its files; otherwise we read a copy into memory, and the
- * data dir is left exactly as it was. The copy is marked as a rollback-journal database
- * because an in-memory database cannot be in WAL mode.
+ * connection holds them, and leaves them behind. So when there is no `-wal`, we read a copy
+ * into memory and the data dir is left exactly as it was; the copy is marked as a
+ * rollback-journal database because an in-memory database cannot be in WAL mode. When a
+ * `-wal` exists, another process has the database open (or crashed with it open): we share
+ * its files, since a copy of a database and log that someone is writing could be torn. After
+ * a crash, SQLite then rebuilds the `-shm` index; the database and its log are not changed.
  */
 function openReadOnly(path: string): SqliteDatabase {
   if (existsSync(`${path}-wal`)) {
