@@ -14,6 +14,9 @@ export type MixtapeErrorCode =
   | 'ERR_SOURCE'
   | 'ERR_TOO_LARGE'
   | 'ERR_LOCK_LOST'
+  | 'ERR_TOO_MANY_JOBS'
+  | 'ERR_LEASE_LOST'
+  | 'ERR_SHUTTING_DOWN'
   | 'ERR_INTERNAL';
 
 export interface FieldProblem {
@@ -127,6 +130,32 @@ export class TooLargeError extends MixtapeError {
 export class LockLostError extends MixtapeError {
   constructor(key: string) {
     super('ERR_LOCK_LOST', `Lost the lock on ${key}`);
+  }
+}
+
+/** The user already has as many queued and running jobs as they may; try again once one ends. */
+export class TooManyJobsError extends MixtapeError {
+  readonly activeJobs: number;
+  readonly limit: number;
+
+  constructor(usage: { activeJobs: number; limit: number }) {
+    super('ERR_TOO_MANY_JOBS', `You have ${usage.activeJobs} downloads queued or running; at most ${usage.limit} are allowed`);
+    this.activeJobs = usage.activeJobs;
+    this.limit = usage.limit;
+  }
+}
+
+/** The abort reason of work whose job lease was taken back (expired, reaped, or claimed anew). */
+export class LeaseLostError extends MixtapeError {
+  constructor(jobId: string) {
+    super('ERR_LEASE_LOST', `Lost the lease on job ${jobId}`);
+  }
+}
+
+/** The abort reason of work cut short by a graceful shutdown; its job goes back to the queue. */
+export class ShuttingDownError extends MixtapeError {
+  constructor() {
+    super('ERR_SHUTTING_DOWN', 'The process is shutting down');
   }
 }
 

@@ -59,13 +59,15 @@ export function sendProblem(res: Response, problem: Problem): void {
     );
 }
 
-const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status: number }>> = {
+const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status: number; retryAfterMs?: number }>> = {
   ERR_VALIDATION: { kind: 'validation', status: 400 },
   ERR_UNAUTHORIZED: { kind: 'unauthorized', status: 401 },
   ERR_FORBIDDEN: { kind: 'forbidden', status: 403 },
   ERR_NOT_FOUND: { kind: 'not-found', status: 404 },
   ERR_CONFLICT: { kind: 'conflict', status: 409 },
   ERR_QUOTA_EXCEEDED: { kind: 'quota-exceeded', status: 403 },
+  // A slot frees when one of the user's jobs ends, which takes seconds rather than minutes.
+  ERR_TOO_MANY_JOBS: { kind: 'rate-limited', status: 429, retryAfterMs: 5000 },
   ERR_UNAVAILABLE: { kind: 'unavailable', status: 503 },
 };
 
