@@ -44,6 +44,7 @@ export * from './storage/store-stream.js';
 export type * from './jobs/job-queue.js';
 export * from './jobs/sqlite-job-queue.js';
 export * from './jobs/backoff.js';
+export * from './jobs/job-housekeeping.js';
 
 export type * from './locks/lock-manager.js';
 export * from './locks/local-lock-manager.js';

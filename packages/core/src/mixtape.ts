@@ -11,6 +11,7 @@ import { DownloadProcessor } from './downloads/download-processor.js';
 import { DownloadService } from './downloads/download-service.js';
 import { DownloadWorkers, type WorkerEvent } from './downloads/download-workers.js';
 import { runHealthChecks, type HealthCheck, type HealthReport } from './health/health-check.js';
+import { JobHousekeeping } from './jobs/job-housekeeping.js';
 import type { JobQueue } from './jobs/job-queue.js';
 import { LibraryService } from './library/library-service.js';
 import type { LibraryStore } from './library/library-store.js';
@@ -53,6 +54,12 @@ export interface MixtapeSettings {
   jobLeaseMs: number;
   /** Download workers in this process; 0 leaves the work to `mixtape worker` processes. */
   workers: number;
+  /** Queued plus running jobs one user may have (default 20). */
+  maxActiveJobsPerUser?: number;
+  /** Final jobs older than this are purged by processes with workers (default 7 days). */
+  jobRetentionMs?: number;
+  /** How long `close` lets jobs in flight finish before handing them back (default 10 s). */
+  shutdownGraceMs?: number;
   auth?: Partial<AuthSettings>;
   /** How many password hashes run at once, and how many may wait (see `HashGate`). */
   passwordHashing?: HashGateOptions;
@@ -112,12 +119,24 @@ export function createMixtape(
     count: settings.workers,
     leaseMs: settings.jobLeaseMs,
     retryBaseMs: settings.retryBaseMs,
+    shutdownGraceMs: settings.shutdownGraceMs ?? 10_000,
     ...(settings.workerPollIntervalMs === undefined ? {} : { pollIntervalMs: settings.workerPollIntervalMs }),
     onEvent(event) {
       if (event.type === 'completed') metrics.downloads.inc({ outcome: event.outcome });
       if (event.type === 'retried' || event.type === 'failed') metrics.downloads.inc({ outcome: event.type });
       options.onWorkerEvent?.(event);
     },
+  });
+  // Reaping is what brings back the jobs of a dead worker, so it runs wherever workers do.
+  const housekeeping = new JobHousekeeping({
+    queue,
+    reapIntervalMs: Math.min(15_000, Math.max(250, Math.floor(settings.jobLeaseMs / 2))),
+    retentionMs: settings.jobRetentionMs ?? 7 * 24 * 3_600_000,
+    onReaped: ({ requeued, failed }) => {
+      if (requeued > 0) metrics.downloads.inc({ outcome: 'retried' }, requeued);
+      if (failed > 0) metrics.downloads.inc({ outcome: 'failed' }, failed);
+    },
+    onError: (error) => options.onWorkerEvent?.({ type: 'error', error }),
   });
   const reconciler = new Reconciler({
     catalog,
@@ -153,7 +172,11 @@ export function createMixtape(
       queue,
       resolver,
       library: libraryStore,
-      settings: { quotaBytes: settings.quotaBytes, maxAttempts: settings.maxAttempts },
+      settings: {
+        quotaBytes: settings.quotaBytes,
+        maxAttempts: settings.maxAttempts,
+        maxActiveJobsPerUser: settings.maxActiveJobsPerUser ?? 20,
+      },
       onEnqueued: () => workers.wake(),
     }),
     library: new LibraryService({ library: libraryStore, catalog, blobs, locks, quotaBytes: settings.quotaBytes }),
@@ -162,9 +185,12 @@ export function createMixtape(
         timeoutMs: settings.healthTimeoutMs ?? 2000,
         ...(only ? { only } : {}),
       }),
-    start: () => workers.start(),
+    start() {
+      workers.start();
+      if (settings.workers > 0) housekeeping.start();
+    },
     close() {
-      closing ??= workers.close().then(() => backends.close());
+      closing ??= Promise.all([workers.close(), housekeeping.close()]).then(() => backends.close());
       return closing;
     },
   };

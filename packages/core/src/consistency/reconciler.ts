@@ -2,7 +2,6 @@ import type { TrackCatalog } from '../catalog/track-catalog.js';
 import { trackLockKey } from '../downloads/track-lock-key.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { LockManager } from '../locks/lock-manager.js';
-import type { Job } from '../model.js';
 import type { SearchIndex } from '../search/search-index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { deleteBlobIfUnused } from '../library/release-unheld-audio.js';
@@ -38,7 +37,7 @@ const zero = (): InconsistencyCounts => ({ orphanFiles: 0, missingFiles: 0, miss
 /**
  * Finds where files, catalog rows, search documents and jobs disagree, and repairs it: orphan
  * files are deleted, rows whose file is gone forget it, the index gains missing documents and
- * loses stale ones, and jobs whose lease ran out go back to the queue (or fail, if spent).
+ * loses stale ones, and jobs whose lease ran out are reaped: back to the queue, or failed if spent.
  * Every pass reads in pages, so memory stays flat however large the stores.
  */
 export class Reconciler {
@@ -67,7 +66,7 @@ export class Reconciler {
     await this.#files(report, tally);
     await this.#rows(report, tally);
     await this.#documents(report, tally);
-    await this.#jobs(tally);
+    await this.#jobs(report, options.dryRun);
     report.finishedAt = this.#deps.now();
     return report;
   }
@@ -133,21 +132,25 @@ export class Reconciler {
     }
   }
 
-  async #jobs(tally: Tally): Promise<void> {
+  /**
+   * Jobs whose worker stopped renewing its lease. Taking them back is the queue's own reaping,
+   * which processes with workers also run on a timer; a dry run only counts them.
+   */
+  async #jobs(report: ReconcileReport, dryRun: boolean): Promise<void> {
     const { queue } = this.#deps;
+    if (!dryRun) {
+      const reaped = await queue.reapExpired();
+      const count = reaped.requeued + reaped.failed;
+      report.found.stuckJobs += count;
+      report.repaired.stuckJobs += count;
+      for (let i = 0; i < count; i += 1) this.#deps.onRepair?.('stuckJobs');
+      return;
+    }
     const now = this.#deps.now();
-    const stuck: Job[] = [];
     for (let offset = 0; ; offset += this.#deps.batchSize) {
       const page = await queue.list({ status: 'running', limit: this.#deps.batchSize, offset });
-      stuck.push(...page.items.filter((job) => job.lease && job.lease.expiresAt <= now));
+      report.found.stuckJobs += page.items.filter((job) => job.lease && job.lease.expiresAt <= now).length;
       if (offset + page.items.length >= page.total || page.items.length === 0) break;
-    }
-    for (const job of stuck) {
-      const spent = job.attempts >= job.maxAttempts;
-      await tally('stuckJobs', async () => {
-        const error = { code: 'lease-expired', message: 'The worker stopped renewing its lease' };
-        return (await queue.fail(job.id, job.lease!.workerId, error, spent ? null : now)) !== null;
-      });
     }
   }
 

@@ -1,5 +1,6 @@
 import init from './sqlite/001-init.sql';
 import userRoles from './sqlite/002-user-roles.sql';
+import jobLeases from './sqlite/003-job-leases.sql';
 
 export interface Migration {
   version: number;
@@ -11,4 +12,5 @@ export interface Migration {
 export const sqliteMigrations: readonly Migration[] = [
   { version: 1, name: 'init', sql: init },
   { version: 2, name: 'user-roles', sql: userRoles },
+  { version: 3, name: 'job-leases', sql: jobLeases },
 ];

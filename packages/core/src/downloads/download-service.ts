@@ -1,4 +1,4 @@
-import { NotFoundError, QuotaExceededError } from '../errors.js';
+import { NotFoundError, QuotaExceededError, TooManyJobsError } from '../errors.js';
 import type { CancelOutcome, JobQueue } from '../jobs/job-queue.js';
 import type { Job, JobStatus, Page, PageRequest } from '../model.js';
 import type { LibraryStore } from '../library/library-store.js';
@@ -8,6 +8,8 @@ import { parseTrackRef } from '../spotify/track-ref.js';
 export interface DownloadSettings {
   quotaBytes: number;
   maxAttempts: number;
+  /** Queued plus running jobs one user may have. */
+  maxActiveJobsPerUser: number;
 }
 
 /** What users do with download jobs; the work itself is the DownloadProcessor's. */
@@ -35,23 +37,43 @@ export class DownloadService {
 
   /**
    * Queues a download of a track given as an id, URI or link. Asking again while a job for the
-   * same track is queued or running returns that job.
-   * @throws ValidationError, NotFoundError, QuotaExceededError, UnavailableError
+   * same track is queued or running returns that job, also when the requests race; that job
+   * wins over the quota and the per-user cap.
+   * @throws ValidationError, NotFoundError, QuotaExceededError, TooManyJobsError, UnavailableError
    */
   async request(userId: string, trackRef: string): Promise<Job> {
     const trackId = parseTrackRef(trackRef);
+    // A repeat needs no look-up of the track; the enqueue below decides for racing requests.
     const active = await this.#queue.findActive(userId, trackId);
     if (active) return active;
-    const track = await this.#resolver.resolve(trackId);
-    if (track.audio && !(await this.#library.get(userId, trackId))) {
-      const usedBytes = await this.#library.usedBytes(userId);
-      if (usedBytes + track.audio.sizeBytes > this.#settings.quotaBytes) {
-        throw new QuotaExceededError({ usedBytes, limitBytes: this.#settings.quotaBytes, requestedBytes: track.audio.sizeBytes });
-      }
+    try {
+      await this.#checkQuota(userId, trackId);
+    } catch (error) {
+      const raced = error instanceof QuotaExceededError ? await this.#queue.findActive(userId, trackId) : null;
+      if (raced) return raced;
+      throw error;
     }
-    const job = await this.#queue.enqueue({ userId, trackId, maxAttempts: this.#settings.maxAttempts });
-    this.#onEnqueued();
-    return job;
+    const { maxAttempts, maxActiveJobsPerUser } = this.#settings;
+    const outcome = await this.#queue.enqueue({ userId, trackId, maxAttempts, maxActive: maxActiveJobsPerUser });
+    switch (outcome.kind) {
+      case 'existing':
+        return outcome.job;
+      case 'over-cap':
+        throw new TooManyJobsError({ activeJobs: outcome.activeJobs, limit: outcome.maxActive });
+      case 'enqueued':
+        this.#onEnqueued();
+        return outcome.job;
+    }
+  }
+
+  /** Refuses up front a track whose known size does not fit; one the user holds costs nothing. */
+  async #checkQuota(userId: string, trackId: string): Promise<void> {
+    const track = await this.#resolver.resolve(trackId);
+    if (!track.audio || (await this.#library.get(userId, trackId))) return;
+    const usedBytes = await this.#library.usedBytes(userId);
+    if (usedBytes + track.audio.sizeBytes > this.#settings.quotaBytes) {
+      throw new QuotaExceededError({ usedBytes, limitBytes: this.#settings.quotaBytes, requestedBytes: track.audio.sizeBytes });
+    }
   }
 
   async get(userId: string, jobId: string): Promise<Job> {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { JobQueue } from '../jobs/job-queue.js';
+import { LeaseLostError, ShuttingDownError } from '../errors.js';
+import type { JobLease, JobQueue } from '../jobs/job-queue.js';
 import { retryDelayMs } from '../jobs/backoff.js';
 import type { Job, JobProgress } from '../model.js';
 import type { DownloadProcessor } from './download-processor.js';
@@ -10,6 +11,8 @@ export type WorkerEvent =
   | { type: 'retried'; job: Job; error: { code: string; message: string }; retryAt: Date }
   | { type: 'failed'; job: Job; error: { code: string; message: string } }
   | { type: 'lease-lost'; job: Job }
+  /** Handed back unfinished at shutdown; its attempt does not count. */
+  | { type: 'released'; job: Job }
   | { type: 'error'; error: unknown };
 
 export interface DownloadWorkersOptions {
@@ -18,15 +21,21 @@ export interface DownloadWorkersOptions {
   count: number;
   leaseMs: number;
   retryBaseMs: number;
+  /** How long `close` lets jobs in flight finish before handing them back (default 10 s). */
+  shutdownGraceMs?: number;
   /** How often an idle worker looks for due jobs (retries, jobs queued by other processes). */
   pollIntervalMs?: number;
   /** At most this many progress writes a second per job. */
   progressPerSecond?: number;
   onEvent?: (event: WorkerEvent) => void;
-  now?: () => Date;
 }
 
-/** Workers that claim download jobs, renew their leases while working, and retry with backoff. */
+/**
+ * Workers that claim download jobs, renew their leases while working, and retry with backoff.
+ * Everything they do to a job presents the lease token of their claim, so a worker whose lease
+ * was taken back changes nothing. Work is aborted with a typed reason: `LeaseLostError` when
+ * a renewal is refused, `ShuttingDownError` when `close` runs out of grace.
+ */
 export class DownloadWorkers {
   readonly #options: Required<Omit<DownloadWorkersOptions, 'onEvent'>> & Pick<DownloadWorkersOptions, 'onEvent'>;
   readonly #instance = randomBytes(4).toString('hex');
@@ -35,14 +44,16 @@ export class DownloadWorkers {
   #wakers: Array<() => void> = [];
   readonly #retryTimers = new Set<NodeJS.Timeout>();
   #running = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: DownloadWorkersOptions) {
-    this.#options = { pollIntervalMs: 1000, progressPerSecond: 4, now: () => new Date(), ...options };
+    this.#options = { pollIntervalMs: 1000, progressPerSecond: 4, shutdownGraceMs: 10_000, ...options };
   }
 
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    this.#closing = undefined;
     for (let i = 0; i < this.#options.count; i += 1) this.#loops.push(this.#loop(`${this.#instance}-${i}`));
   }
 
@@ -53,15 +64,23 @@ export class DownloadWorkers {
     for (const wake of wakers) wake();
   }
 
-  /** Stops claiming; jobs in flight get `graceMs` to finish, then are aborted and go back to the queue. */
-  async close(graceMs = 10_000): Promise<void> {
-    if (!this.#running) return;
+  /**
+   * Stops claiming; jobs in flight get `graceMs` to finish, then are aborted and released:
+   * back to the queue with their attempt not counted. Safe to call twice.
+   */
+  close(graceMs = this.#options.shutdownGraceMs): Promise<void> {
+    if (!this.#running) return this.#closing ?? Promise.resolve();
     this.#running = false;
+    this.#closing = this.#stop(graceMs);
+    return this.#closing;
+  }
+
+  async #stop(graceMs: number): Promise<void> {
     for (const timer of this.#retryTimers) clearTimeout(timer);
     this.#retryTimers.clear();
     this.wake();
     const timer = setTimeout(() => {
-      for (const controller of this.#inFlight) controller.abort(new Error('shutting down'));
+      for (const controller of this.#inFlight) controller.abort(new ShuttingDownError());
     }, graceMs);
     timer.unref();
     await Promise.all(this.#loops.splice(0));
@@ -70,13 +89,15 @@ export class DownloadWorkers {
 
   async #loop(workerId: string): Promise<void> {
     while (this.#running) {
-      let job: Job | null = null;
+      let lease: JobLease | null = null;
       try {
-        job = await this.#options.queue.claim(workerId, this.#options.leaseMs, this.#options.now());
+        lease = await this.#options.queue.claim(workerId, this.#options.leaseMs);
       } catch (error) {
         this.#emit({ type: 'error', error });
       }
-      if (job) await this.#run(job, workerId);
+      // A claim that returns while closing is handed straight back.
+      if (lease && !this.#running) await this.#release(lease);
+      else if (lease) await this.#run(lease);
       else await this.#idle();
     }
   }
@@ -93,75 +114,82 @@ export class DownloadWorkers {
     });
   }
 
-  async #run(job: Job, workerId: string): Promise<void> {
+  async #run(lease: JobLease): Promise<void> {
     const { queue, processor, leaseMs } = this.#options;
+    const { job, token } = lease;
     const controller = new AbortController();
-    let leaseLost = false;
     this.#inFlight.add(controller);
     const renewal = setInterval(() => {
-      queue.renew(job.id, workerId, leaseMs, this.#options.now()).then(
+      queue.renew(job.id, token, leaseMs).then(
         (kept) => {
-          if (!kept && !leaseLost) {
-            leaseLost = true;
-            controller.abort(new Error('lease lost'));
-          }
+          if (!kept) controller.abort(new LeaseLostError(job.id));
         },
         (error) => this.#emit({ type: 'error', error }),
       );
     }, Math.max(100, Math.floor(leaseMs / 3)));
     renewal.unref();
-    const progress = this.#throttledProgress(job.id, workerId);
+    const progress = this.#throttledProgress(lease);
     try {
       const outcome = await processor.process(job, { signal: controller.signal, onProgress: progress.report });
       await progress.flush();
-      if (await queue.complete(job.id, workerId)) this.#emit({ type: 'completed', job, outcome });
+      if (await queue.complete(job.id, token)) this.#emit({ type: 'completed', job, outcome });
       else this.#emit({ type: 'lease-lost', job });
     } catch (error) {
-      if (leaseLost) this.#emit({ type: 'lease-lost', job });
-      else await this.#fail(job, workerId, error);
+      // What the attempt was aborted for decides, not what the processor threw on its way out.
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : undefined;
+      if (reason instanceof LeaseLostError) this.#emit({ type: 'lease-lost', job });
+      else if (reason instanceof ShuttingDownError) await this.#release(lease);
+      else await this.#fail(lease, error);
     } finally {
       clearInterval(renewal);
       this.#inFlight.delete(controller);
     }
   }
 
-  async #fail(job: Job, workerId: string, cause: unknown): Promise<void> {
-    const { retryable, ...error } = classifyFailure(cause);
-    const retryAt =
-      retryable && job.attempts < job.maxAttempts
-        ? new Date(this.#options.now().getTime() + retryDelayMs(job.attempts, this.#options.retryBaseMs))
-        : null;
+  async #release(lease: JobLease): Promise<void> {
     try {
-      const failed = await this.#options.queue.fail(job.id, workerId, error, retryAt);
+      if (await this.#options.queue.release(lease.job.id, lease.token)) this.#emit({ type: 'released', job: lease.job });
+      else this.#emit({ type: 'lease-lost', job: lease.job });
+    } catch (error) {
+      // The lease will expire and the job is reaped, its attempt counted.
+      this.#emit({ type: 'error', error });
+    }
+  }
+
+  async #fail({ job, token }: JobLease, cause: unknown): Promise<void> {
+    const { retryable, ...error } = classifyFailure(cause);
+    const retry = retryable && job.attempts < job.maxAttempts ? { delayMs: retryDelayMs(job.attempts, this.#options.retryBaseMs) } : null;
+    try {
+      const failed = await this.#options.queue.fail(job.id, token, error, retry);
       if (!failed) this.#emit({ type: 'lease-lost', job });
-      else if (retryAt) {
-        this.#wakeAt(retryAt);
-        this.#emit({ type: 'retried', job: failed, error, retryAt });
-      }
-      else this.#emit({ type: 'failed', job: failed, error });
+      else if (retry) {
+        this.#wakeAfter(retry.delayMs);
+        this.#emit({ type: 'retried', job: failed, error, retryAt: failed.nextAttemptAt ?? new Date(Date.now() + retry.delayMs) });
+      } else this.#emit({ type: 'failed', job: failed, error });
     } catch (storeError) {
-      // The lease will expire and another worker retries the job.
+      // The lease will expire and the job is reaped.
       this.#emit({ type: 'error', error: storeError });
     }
   }
 
   /** A retry due before the next poll starts on time rather than at that poll. */
-  #wakeAt(at: Date): void {
+  #wakeAfter(delayMs: number): void {
+    if (!this.#running) return;
     const timer = setTimeout(() => {
       this.#retryTimers.delete(timer);
       this.wake();
-    }, Math.max(0, at.getTime() - this.#options.now().getTime()));
+    }, delayMs);
     timer.unref();
     this.#retryTimers.add(timer);
   }
 
   /** Writes progress at most a few times a second; `flush` writes the last value held back. */
-  #throttledProgress(jobId: string, workerId: string) {
+  #throttledProgress({ job, token }: JobLease) {
     const interval = 1000 / this.#options.progressPerSecond;
     let lastWrite = 0;
     let pending: JobProgress | undefined;
     const write = (progress: JobProgress) =>
-      this.#options.queue.reportProgress(jobId, workerId, progress).catch((error) => this.#emit({ type: 'error', error }));
+      this.#options.queue.reportProgress(job.id, token, progress).catch((error) => this.#emit({ type: 'error', error }));
     return {
       report: (progress: JobProgress) => {
         const now = Date.now();

@@ -5,33 +5,91 @@ export interface ListJobsQuery extends PageRequest {
   status?: JobStatus;
 }
 
+export interface EnqueueRequest {
+  userId: string;
+  trackId: string;
+  maxAttempts: number;
+  /** How many queued and running jobs the user may have, this one included. */
+  maxActive: number;
+}
+
+export type EnqueueOutcome =
+  | { kind: 'enqueued'; job: Job }
+  /** The user's queued or running job for the track, which wins over the cap. */
+  | { kind: 'existing'; job: Job }
+  | { kind: 'over-cap'; activeJobs: number; maxActive: number };
+
+/** A claimed job and the token that proves the right to act on it. The token never leaves core. */
+export interface JobLease {
+  job: Job;
+  token: string;
+}
+
 export type CancelOutcome = { kind: 'cancelled'; job: Job } | { kind: 'not-found' } | { kind: 'conflict'; job: Job };
 
+export type RetryOutcome =
+  | { kind: 'retried'; job: Job }
+  | { kind: 'not-found' }
+  | { kind: 'not-failed'; job: Job }
+  /** The user asked for the track again since; that job is the one to follow. */
+  | { kind: 'duplicate'; active: Job };
+
+export interface ReapOutcome {
+  /** Expired leases whose job had attempts left: queued again, the attempt counted. */
+  requeued: number;
+  /** Expired leases on a last attempt: failed with `lease-expired`. */
+  failed: number;
+}
+
 /**
- * A durable download queue. A worker claims a job with a lease and renews it while it works;
- * a lease left to expire puts the job back for another worker.
+ * A durable download queue shared by every process, in the manner of BullMQ's lock tokens.
+ *
+ * - **Leases.** `claim` takes the first due queued job and returns it with a random token, one
+ *   per claim. `renew`, `reportProgress`, `complete`, `fail` and `release` take that token, and
+ *   the store refuses a stale one (false or null, never an exception): a worker whose lease was
+ *   taken back can no longer change the job.
+ * - **The database's clock.** Leases, due times and timestamps are the store's own time, so
+ *   processes on machines whose clocks disagree still agree on when a lease ran out.
+ * - **Reaping apart from claiming.** `reapExpired`, run periodically by a process with workers,
+ *   puts jobs of expired leases back (the attempt counted) or fails them on their last attempt
+ *   with `lease-expired`. `claim` never takes a running job.
+ * - **One active job per user and track.** `enqueue` returns the existing queued or running job
+ *   instead of adding one, in one atomic step backed by a unique key, also when requests race.
+ * - **A per-user cap.** Queued plus running jobs per user are a counter, raised by a
+ *   conditional update in the enqueue's transaction and lowered by every final transition.
+ * - **Fairness, decided at enqueue.** Each job gets a virtual due time: the head of the queue
+ *   for a user with nothing queued or running, else one quantum after that user's previous
+ *   job. `claim` is one ordered pick by (due time, insertion order), so a one-job user waits
+ *   behind at most one job of each other user, not behind their whole backlog.
  */
 export interface JobQueue {
-  enqueue(job: { userId: string; trackId: string; maxAttempts: number }): Promise<Job>;
+  enqueue(request: EnqueueRequest): Promise<EnqueueOutcome>;
   get(id: string): Promise<Job | null>;
-  /** The user's queued or running job for the track, so a repeated request is idempotent. */
+  /** The user's queued or running job for the track. */
   findActive(userId: string, trackId: string): Promise<Job | null>;
   list(query: ListJobsQuery): Promise<Page<Job>>;
+  /** Takes the first queued job whose attempt is due, in fair order, and counts an attempt. */
+  claim(workerId: string, leaseMs: number): Promise<JobLease | null>;
+  /** Extends the lease to `leaseMs` from now. false when the lease was lost. */
+  renew(jobId: string, token: string, leaseMs: number): Promise<boolean>;
+  reportProgress(jobId: string, token: string, progress: JobProgress): Promise<boolean>;
+  complete(jobId: string, token: string): Promise<boolean>;
   /**
-   * Takes the oldest due job: queued and due, or running with an expired lease.
-   * Counts an attempt. A job whose expired lease had spent its last attempt is failed instead.
+   * Back to queued once `retry.delayMs` has passed (in fair order among the user's jobs), or
+   * final `failed` when `retry` is null. null when the lease was lost.
    */
-  claim(workerId: string, leaseMs: number, now: Date): Promise<Job | null>;
-  /** false when the lease was lost (expired and taken, or cancelled). */
-  renew(jobId: string, workerId: string, leaseMs: number, now: Date): Promise<boolean>;
-  reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<void>;
-  complete(jobId: string, workerId: string): Promise<boolean>;
-  /** Back to queued at `retryAt`, or final `failed` when `retryAt` is null. */
-  fail(jobId: string, workerId: string, error: JobError, retryAt: Date | null): Promise<Job | null>;
+  fail(jobId: string, token: string, error: JobError, retry: { delayMs: number } | null): Promise<Job | null>;
+  /** Back to queued and due at once, its attempt not counted, keeping its place in line. */
+  release(jobId: string, token: string): Promise<boolean>;
+  /** Takes back every expired lease; see the interface's notes. */
+  reapExpired(): Promise<ReapOutcome>;
   cancel(jobId: string, userId: string): Promise<CancelOutcome>;
-  /** Admin: a failed job back to queued with its attempts reset. null unless it was failed. */
-  retry(jobId: string, now: Date): Promise<Job | null>;
+  /**
+   * Admin: a failed job back to queued with its attempts reset. It counts towards the user's
+   * cap but is never refused by it: an operator decided.
+   */
+  retry(jobId: string): Promise<RetryOutcome>;
   countByStatus(): Promise<Record<JobStatus, number>>;
-  /** Deletes final jobs last updated before `before`; returns how many. */
+  /** Deletes final jobs last updated before `before`, in bounded batches; returns how many. */
   purgeFinished(before: Date): Promise<number>;
 }

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements, type SqliteStatement } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
-import { MixtapeError, ValidationError } from '../errors.js';
+import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import {
   FINAL_JOB_STATUSES,
@@ -11,10 +13,20 @@ import {
   type JobStatus,
   type Page,
 } from '../model.js';
-import type { CancelOutcome, JobQueue, ListJobsQuery } from './job-queue.js';
+import type {
+  CancelOutcome,
+  EnqueueOutcome,
+  EnqueueRequest,
+  JobLease,
+  JobQueue,
+  ListJobsQuery,
+  ReapOutcome,
+  RetryOutcome,
+} from './job-queue.js';
 import text from './sqlite-job-queue.sql';
 
 const SQL = requireStatements(text, [
+  'clock',
   'insert',
   'byId',
   'activeFor',
@@ -26,15 +38,24 @@ const SQL = requireStatements(text, [
   'listWithStatus',
   'countOfUserWithStatus',
   'listOfUserWithStatus',
-  'failSpentLeases',
+  'countsOf',
+  'ensureCounts',
+  'takeSlot',
+  'addActive',
+  'setLastDue',
+  'freeSlot',
+  'head',
   'nextQueued',
-  'nextAbandoned',
   'start',
   'renew',
   'reportProgress',
   'complete',
   'failFinally',
+  'leased',
   'failForRetry',
+  'release',
+  'failSpentLeases',
+  'requeueExpiredLeases',
   'ofUser',
   'cancel',
   'retry',
@@ -60,11 +81,20 @@ interface JobRow {
   updated_at: number;
 }
 
-interface Candidate {
-  id: string;
-  due: number;
-  created_at: number;
-  seq: number;
+interface Counts {
+  active: number;
+  last_due: number | null;
+}
+
+export interface SqliteJobQueueOptions {
+  /**
+   * How far apart, in virtual milliseconds, one user's jobs are placed in the claim order
+   * (default 1000). Any positive value gives the same interleaving of users with backlogs; it
+   * only sets the scale against the clock used when the queue is empty.
+   */
+  fairnessQuantumMs?: number;
+  /** Rows deleted per transaction when purging (default 500). */
+  purgeBatchSize?: number;
 }
 
 const LEASE_EXPIRED: JobError = {
@@ -96,39 +126,50 @@ function toJob(row: JobRow): Job {
   return job;
 }
 
-function earlier(a: Candidate | undefined, b: Candidate | undefined): Candidate | undefined {
-  if (!a || !b) return a ?? b;
-  if (a.due !== b.due) return a.due < b.due ? a : b;
-  if (a.created_at !== b.created_at) return a.created_at < b.created_at ? a : b;
-  return a.seq < b.seq ? a : b;
-}
-
 /**
- * The download queue in the embedded database. State changes that read before they write run
- * in immediate transactions, so a second process (a separate `mixtape worker`) cannot claim
- * the same job. Progress is reset when an attempt starts and kept once the job is final;
- * the last error is kept until the job completes or an admin retries it.
+ * The download queue in the embedded database. Every change runs in an immediate
+ * transaction, so that other processes sharing the file (`mixtape worker`) see each step whole:
+ * the check for an active job and the insert, the cap and the insert, a claim and its pick.
+ * Progress is reset when an attempt starts and kept once the job is final; the last error is
+ * kept until the job completes or an admin retries it.
  */
 export class SqliteJobQueue implements JobQueue {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
+  private readonly quantumMs: number;
+  private readonly purgeBatchSize: number;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    options: SqliteJobQueueOptions = {},
+  ) {
     this.statements = prepareOnFirstUse(db, SQL);
+    this.quantumMs = options.fairnessQuantumMs ?? 1000;
+    this.purgeBatchSize = options.purgeBatchSize ?? 500;
+    if (!(this.quantumMs > 0)) throw ValidationError.field('fairnessQuantumMs', 'must be positive');
+    if (!Number.isInteger(this.purgeBatchSize) || this.purgeBatchSize < 1) {
+      throw ValidationError.field('purgeBatchSize', 'must be a whole number of at least 1');
+    }
   }
 
-  async enqueue(job: { userId: string; trackId: string; maxAttempts: number }): Promise<Job> {
-    if (!Number.isInteger(job.maxAttempts) || job.maxAttempts < 1) {
+  async enqueue(request: EnqueueRequest): Promise<EnqueueOutcome> {
+    const { userId, trackId, maxAttempts, maxActive } = request;
+    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
       throw ValidationError.field('maxAttempts', 'must be a whole number of at least 1');
     }
-    const jobId = newId();
-    this.statements.insert.run({
-      jobId,
-      userId: job.userId,
-      trackId: job.trackId,
-      maxAttempts: job.maxAttempts,
-      now: Date.now(),
+    if (!Number.isInteger(maxActive) || maxActive < 1) {
+      throw ValidationError.field('maxActive', 'must be a whole number of at least 1');
+    }
+    const { statements } = this;
+    return this.write((now): EnqueueOutcome => {
+      const existing = statements.activeFor.get({ userId, trackId }) as JobRow | undefined;
+      if (existing) return { kind: 'existing', job: toJob(existing) };
+      const due = this.dueFor(userId, now);
+      if (statements.takeSlot.run({ userId, due, maxActive }).changes === 0) {
+        return { kind: 'over-cap', activeJobs: this.counts(userId).active, maxActive };
+      }
+      const row = statements.insert.get({ jobId: newId(), userId, trackId, maxAttempts, due, now }) as JobRow;
+      return { kind: 'enqueued', job: toJob(row) };
     });
-    return this.mustGet(jobId);
   }
 
   async get(id: string): Promise<Job | null> {
@@ -152,74 +193,98 @@ export class SqliteJobQueue implements JobQueue {
     })();
   }
 
-  async claim(workerId: string, leaseMs: number, now: Date): Promise<Job | null> {
-    const at = now.getTime();
-    return this.db
-      .transaction((): Job | null => {
-        this.statements.failSpentLeases.run({ ...LEASE_EXPIRED, now: at });
-        const queued = this.statements.nextQueued.get({ now: at }) as Candidate | undefined;
-        const abandoned = this.statements.nextAbandoned.get({ now: at }) as Candidate | undefined;
-        const next = earlier(queued, abandoned);
-        if (!next) return null;
-        // Taking back an abandoned job records why its last attempt ended.
-        const error = next === abandoned ? LEASE_EXPIRED : null;
-        this.statements.start.run({
-          jobId: next.id,
-          workerId,
-          expiresAt: at + leaseMs,
-          code: error?.code ?? null,
-          message: error?.message ?? null,
-          now: at,
-        });
-        return this.mustGet(next.id);
-      })
-      .immediate();
-  }
-
-  async renew(jobId: string, workerId: string, leaseMs: number, now: Date): Promise<boolean> {
-    const result = this.statements.renew.run({ jobId, workerId, expiresAt: now.getTime() + leaseMs });
-    return result.changes > 0;
-  }
-
-  async reportProgress(jobId: string, workerId: string, progress: JobProgress): Promise<void> {
-    this.statements.reportProgress.run({
-      jobId,
-      workerId,
-      bytes: progress.bytes,
-      totalBytes: progress.totalBytes ?? null,
-      now: Date.now(),
+  async claim(workerId: string, leaseMs: number): Promise<JobLease | null> {
+    const { statements } = this;
+    return this.write((now): JobLease | null => {
+      const seq = statements.nextQueued.pluck().get({ now }) as number | undefined;
+      if (seq === undefined) return null;
+      const token = randomBytes(16).toString('base64url');
+      const row = statements.start.get({ seq, workerId, token, leaseMs, now }) as JobRow;
+      return { job: toJob(row), token };
     });
   }
 
-  async complete(jobId: string, workerId: string): Promise<boolean> {
-    return this.statements.complete.run({ jobId, workerId, now: Date.now() }).changes > 0;
+  async renew(jobId: string, token: string, leaseMs: number): Promise<boolean> {
+    return this.write((now) => this.statements.renew.run({ jobId, token, leaseMs, now }).changes > 0);
   }
 
-  async fail(jobId: string, workerId: string, error: JobError, retryAt: Date | null): Promise<Job | null> {
-    const params = { jobId, workerId, code: error.code, message: error.message, now: Date.now() };
-    const result =
-      retryAt === null
-        ? this.statements.failFinally.run(params)
-        : this.statements.failForRetry.run({ ...params, retryAt: retryAt.getTime() });
-    return result.changes > 0 ? this.mustGet(jobId) : null;
+  async reportProgress(jobId: string, token: string, progress: JobProgress): Promise<boolean> {
+    return this.write(
+      (now) =>
+        this.statements.reportProgress.run({ jobId, token, bytes: progress.bytes, totalBytes: progress.totalBytes ?? null, now })
+          .changes > 0,
+    );
+  }
+
+  async complete(jobId: string, token: string): Promise<boolean> {
+    const { statements } = this;
+    return this.write((now) => {
+      const done = statements.complete.get({ jobId, token, now }) as { user_id: string } | undefined;
+      if (!done) return false;
+      statements.freeSlot.run({ userId: done.user_id });
+      return true;
+    });
+  }
+
+  async fail(jobId: string, token: string, error: JobError, retry: { delayMs: number } | null): Promise<Job | null> {
+    const { statements } = this;
+    const params = { jobId, token, code: error.code, message: error.message };
+    return this.write((now): Job | null => {
+      if (retry === null) {
+        const failed = statements.failFinally.get({ ...params, now }) as JobRow | undefined;
+        if (!failed) return null;
+        statements.freeSlot.run({ userId: failed.user_id });
+        return toJob(failed);
+      }
+      const held = statements.leased.get({ jobId, token }) as { user_id: string } | undefined;
+      if (!held) return null;
+      // A retry joins the line again behind the user's other jobs, as a new request would.
+      const due = this.dueFor(held.user_id, now);
+      statements.setLastDue.run({ userId: held.user_id, due });
+      const queued = statements.failForRetry.get({ ...params, delayMs: Math.max(0, Math.round(retry.delayMs)), due, now }) as JobRow;
+      return toJob(queued);
+    });
+  }
+
+  async release(jobId: string, token: string): Promise<boolean> {
+    return this.write((now) => this.statements.release.run({ jobId, token, now }).changes > 0);
+  }
+
+  async reapExpired(): Promise<ReapOutcome> {
+    const { statements } = this;
+    return this.write((now): ReapOutcome => {
+      const spent = statements.failSpentLeases.all({ ...LEASE_EXPIRED, now }) as { user_id: string }[];
+      for (const { user_id: userId } of spent) statements.freeSlot.run({ userId });
+      const requeued = statements.requeueExpiredLeases.run({ ...LEASE_EXPIRED, now }).changes;
+      return { requeued, failed: spent.length };
+    });
   }
 
   async cancel(jobId: string, userId: string): Promise<CancelOutcome> {
-    return this.db
-      .transaction((): CancelOutcome => {
-        const row = this.statements.ofUser.get({ jobId, userId }) as JobRow | undefined;
-        // Another user's job does not exist as far as this user can tell.
-        if (!row) return { kind: 'not-found' };
-        if (row.status !== 'queued') return { kind: 'conflict', job: toJob(row) };
-        this.statements.cancel.run({ jobId, now: Date.now() });
-        return { kind: 'cancelled', job: this.mustGet(jobId) };
-      })
-      .immediate();
+    const { statements } = this;
+    return this.write((now): CancelOutcome => {
+      const row = statements.ofUser.get({ jobId, userId }) as JobRow | undefined;
+      // Another user's job does not exist as far as this user can tell.
+      if (!row) return { kind: 'not-found' };
+      const cancelled = statements.cancel.get({ jobId, now }) as JobRow | undefined;
+      if (!cancelled) return { kind: 'conflict', job: toJob(row) };
+      statements.freeSlot.run({ userId });
+      return { kind: 'cancelled', job: toJob(cancelled) };
+    });
   }
 
-  async retry(jobId: string, now: Date): Promise<Job | null> {
-    const result = this.statements.retry.run({ jobId, now: now.getTime() });
-    return result.changes > 0 ? this.mustGet(jobId) : null;
+  async retry(jobId: string): Promise<RetryOutcome> {
+    const { statements } = this;
+    return this.write((now): RetryOutcome => {
+      const row = statements.byId.get({ jobId }) as JobRow | undefined;
+      if (!row) return { kind: 'not-found' };
+      if (row.status !== 'failed') return { kind: 'not-failed', job: toJob(row) };
+      const active = statements.activeFor.get({ userId: row.user_id, trackId: row.track_id }) as JobRow | undefined;
+      if (active) return { kind: 'duplicate', active: toJob(active) };
+      const due = this.dueFor(row.user_id, now);
+      statements.addActive.run({ userId: row.user_id, due });
+      return { kind: 'retried', job: toJob(statements.retry.get({ jobId, due, now }) as JobRow) };
+    });
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
@@ -230,8 +295,41 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async purgeFinished(before: Date): Promise<number> {
-    const finalStatuses = JSON.stringify(FINAL_JOB_STATUSES);
-    return this.statements.purgeFinished.run({ finalStatuses, before: before.getTime() }).changes;
+    const params = { finalStatuses: JSON.stringify(FINAL_JOB_STATUSES), before: before.getTime(), limit: this.purgeBatchSize };
+    let purged = 0;
+    for (;;) {
+      const deleted = this.statements.purgeFinished.run(params).changes;
+      purged += deleted;
+      if (deleted < this.purgeBatchSize) return purged;
+      // Between batches the write lock is free, and this process's other work gets a turn.
+      await yieldToEventLoop();
+    }
+  }
+
+  /**
+   * The virtual due time of the user's next job (and of a retry): the queue's head when the
+   * user has nothing queued or running, so a newcomer waits behind no one's backlog; else one
+   * quantum after the user's latest job, so a user's own jobs take turns with everyone else's.
+   * Call it inside the transaction that stores the result.
+   */
+  private dueFor(userId: string, now: number): number {
+    const head = this.statements.head.pluck().get({ now }) as number;
+    const counts = this.counts(userId);
+    if (counts.active === 0 || counts.last_due === null) return head;
+    return Math.max(head, counts.last_due + this.quantumMs);
+  }
+
+  /** The user's counter row, created on first use. */
+  private counts(userId: string): Counts {
+    this.statements.ensureCounts.run({ userId });
+    return this.statements.countsOf.get({ userId }) as Counts;
+  }
+
+  /** Runs `work` in an immediate transaction, with the database's clock read once for it. */
+  private write<T>(work: (now: number) => T): T {
+    return this.db
+      .transaction(() => work(this.statements.clock.pluck().get() as number))
+      .immediate();
   }
 
   /** The count and page statements for the filters the query sets. */
@@ -244,10 +342,5 @@ export class SqliteJobQueue implements JobQueue {
     if (query.status !== undefined) return [statements.countWithStatus, statements.listWithStatus];
     return [statements.countAll, statements.listAll];
   }
-
-  private mustGet(id: string): Job {
-    const row = this.statements.byId.get({ jobId: id }) as JobRow | undefined;
-    if (!row) throw new MixtapeError('ERR_INTERNAL', `Job ${id} vanished inside its own transaction`);
-    return toJob(row);
-  }
 }
+

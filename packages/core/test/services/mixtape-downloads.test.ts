@@ -21,6 +21,8 @@ class Origin {
   readonly bodies = new Map<string, Buffer>();
   readonly script = new Map<string, number[]>();
   readonly hits = new Map<string, number>();
+  /** Tracks whose body starts and then never ends, as a stalled origin's would. */
+  readonly stalled = new Set<string>();
   server!: Server;
   url = '';
 
@@ -32,6 +34,7 @@ class Origin {
       const body = this.bodies.get(id);
       if (status !== 200 || !body) return void res.writeHead(body ? status : 404).end();
       res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': body.length });
+      if (this.stalled.has(id)) return void res.write(body.subarray(0, 1024));
       res.end(body);
     });
     this.server.listen(0, '127.0.0.1');
@@ -40,6 +43,7 @@ class Origin {
   }
 
   stop() {
+    this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(resolve));
   }
 }
@@ -51,7 +55,9 @@ describe('downloads through the core services', () => {
   let dataDir: string;
   let mixtape: Mixtape;
 
-  async function open(settings: { maxAttempts?: number; jobLeaseMs?: number; workers?: number } = {}) {
+  async function open(
+    settings: { maxAttempts?: number; jobLeaseMs?: number; workers?: number; maxActiveJobsPerUser?: number; shutdownGraceMs?: number; jobRetentionMs?: number } = {},
+  ) {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-core-'));
     const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(backends, {
@@ -64,6 +70,9 @@ describe('downloads through the core services', () => {
       jobLeaseMs: settings.jobLeaseMs ?? 30_000,
       workers: settings.workers ?? 2,
       workerPollIntervalMs: 50,
+      ...(settings.maxActiveJobsPerUser === undefined ? {} : { maxActiveJobsPerUser: settings.maxActiveJobsPerUser }),
+      ...(settings.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: settings.shutdownGraceMs }),
+      ...(settings.jobRetentionMs === undefined ? {} : { jobRetentionMs: settings.jobRetentionMs }),
     });
     mixtape.start();
     return backends;
@@ -89,6 +98,7 @@ describe('downloads through the core services', () => {
     rmSync(dataDir, { recursive: true, force: true });
     origin.script.clear();
     origin.hits.clear();
+    origin.stalled.clear();
   });
 
   it('retries a failing origin with backoff and completes', async () => {
@@ -125,8 +135,8 @@ describe('downloads through the core services', () => {
     const user = await mixtape.auth.register('alice', 'correct horse battery');
     const job = await mixtape.downloads.request(user.id, trackA.id);
     // A worker that claims the job and then dies: it never renews nor finishes.
-    const claimed = await backends.queue.claim('dead-worker', 1000, new Date());
-    expect(claimed?.id).toBe(job.id);
+    const claimed = await backends.queue.claim('dead-worker', 1000);
+    expect(claimed?.job.id).toBe(job.id);
     await mixtape.close();
     // Another process starts workers on the same data dir.
     const revived = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
@@ -143,6 +153,66 @@ describe('downloads through the core services', () => {
     mixtape.start();
     const done = await settle(job.id);
     expect(done).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('makes one job of ten requests for a track that one user sends at once', async () => {
+    await open({ workers: 0 });
+    const user = await mixtape.auth.register('alice', 'correct horse battery');
+    const jobs = await Promise.all(Array.from({ length: 10 }, () => mixtape.downloads.request(user.id, trackA.id)));
+    expect(new Set(jobs.map((job) => job.id)).size).toBe(1);
+    expect((await mixtape.downloads.list(user.id, { limit: 50, offset: 0 })).total).toBe(1);
+  });
+
+  it('refuses a request beyond the per-user cap, unless a job for the track is active', async () => {
+    await open({ workers: 0, maxActiveJobsPerUser: 2 });
+    const user = await mixtape.auth.register('alice', 'correct horse battery');
+    const first = await mixtape.downloads.request(user.id, trackA.id);
+    await mixtape.downloads.request(user.id, trackB.id);
+    await expect(mixtape.downloads.request(user.id, trackC.id)).rejects.toMatchObject({
+      name: 'TooManyJobsError',
+      code: 'ERR_TOO_MANY_JOBS',
+      activeJobs: 2,
+      limit: 2,
+    });
+    // Asking again for a track whose job is active is no new job, so the cap does not apply.
+    expect((await mixtape.downloads.request(user.id, `spotify:track:${trackA.id}`)).id).toBe(first.id);
+    const other = await mixtape.auth.register('bob', 'correct horse battery');
+    expect((await mixtape.downloads.request(other.id, trackC.id)).status).toBe('queued');
+
+    expect((await mixtape.downloads.cancel(user.id, first.id)).kind).toBe('cancelled');
+    expect((await mixtape.downloads.request(user.id, trackC.id)).status).toBe('queued');
+    expect((await mixtape.downloads.list(user.id, { limit: 50, offset: 0 })).total).toBe(3);
+  });
+
+  it('hands an unfinished job back at shutdown, without spending its last attempt', async () => {
+    await open({ workers: 1, maxAttempts: 1, shutdownGraceMs: 100 });
+    origin.stalled.add(trackA.id);
+    const user = await mixtape.auth.register('alice', 'correct horse battery');
+    const job = await mixtape.downloads.request(user.id, trackA.id);
+    for (let deadline = Date.now() + 5000; (await mixtape.backends.queue.get(job.id))?.status !== 'running'; ) {
+      if (Date.now() > deadline) throw new Error('the job never started');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await mixtape.close();
+
+    const reopened = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    mixtape = createMixtape(reopened, { keyring: JwtKeyring.ephemeral(), quotaBytes: 1, maxTrackBytes: 1, maxAttempts: 1, retryBaseMs: 1, jobLeaseMs: 1000, workers: 0 });
+    const handedBack = await reopened.queue.get(job.id);
+    expect(handedBack).toMatchObject({ status: 'queued', attempts: 0 });
+    expect(handedBack?.error).toBeUndefined();
+    expect(handedBack?.lease).toBeUndefined();
+  });
+
+  it('purges finished jobs once they are older than the retention', async () => {
+    await open({ workers: 1, jobRetentionMs: 1 });
+    const user = await mixtape.auth.register('alice', 'correct horse battery');
+    const job = await mixtape.downloads.request(user.id, trackA.id);
+    expect(await settle(job.id)).toMatchObject({ status: 'completed' });
+    for (let deadline = Date.now() + 5000; (await mixtape.backends.queue.get(job.id)) !== null; ) {
+      if (Date.now() > deadline) throw new Error('the finished job was never purged');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await mixtape.library.file(user.id, trackA.id)).toBeDefined();
   });
 
   it('fetches a track once however many users ask at the same time', async () => {

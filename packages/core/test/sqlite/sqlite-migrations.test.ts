@@ -50,7 +50,7 @@ describe('SQLite migrations', () => {
       expect(db.prepare("SELECT sql FROM sqlite_master WHERE name = 'search_fts'").pluck().get()).toMatch(/fts5/i);
       // Claims must not scan the whole table.
       const plan = db
-        .prepare("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE status = 'queued' AND next_attempt_at <= 1 ORDER BY next_attempt_at, created_at, seq LIMIT 1")
+        .prepare("EXPLAIN QUERY PLAN SELECT seq FROM jobs WHERE status = 'queued' AND next_attempt_at <= 1 ORDER BY due_at, seq LIMIT 1")
         .all() as { detail: string }[];
       expect(plan.map((p) => p.detail).join('\n')).toMatch(/USING (COVERING )?INDEX jobs_queued_due/);
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');

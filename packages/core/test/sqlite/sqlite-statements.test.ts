@@ -33,7 +33,7 @@ const INDEXED: [File, string, string][] = [
   ['sqlite-library-store', 'countForUser', 'library_items_user_added'],
   ['sqlite-library-store', 'holderCount', 'library_items_track'],
   ['sqlite-job-queue', 'nextQueued', 'jobs_queued_due'],
-  ['sqlite-job-queue', 'nextAbandoned', 'jobs_running_lease'],
+  ['sqlite-job-queue', 'requeueExpiredLeases', 'jobs_running_lease'],
   ['sqlite-job-queue', 'failSpentLeases', 'jobs_running_lease'],
   ['sqlite-job-queue', 'activeFor', 'jobs_user_(created|track)'],
   ['sqlite-job-queue', 'countOfUser', 'jobs_user_created'],

@@ -27,14 +27,12 @@ export function adminRoutes({ mixtape }: RouteContext): Router {
 
   router.post('/admin/jobs/:jobId/retry', ...admin, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
-    const retried = await queue.retry(jobId, new Date());
-    if (!retried) {
-      const job = await queue.get(jobId);
-      if (!job) throw new NotFoundError('No such download job');
-      throw new ConflictError(`Only failed jobs can be retried; this one is ${job.status}`);
-    }
+    const outcome = await queue.retry(jobId);
+    if (outcome.kind === 'not-found') throw new NotFoundError('No such download job');
+    if (outcome.kind === 'not-failed') throw new ConflictError(`Only failed jobs can be retried; this one is ${outcome.job.status}`);
+    if (outcome.kind === 'duplicate') throw new ConflictError(`The user has asked for this track again since: job ${outcome.active.id} is ${outcome.active.status}`);
     mixtape.workers.wake();
-    res.status(202).json(jobResource(retried));
+    res.status(202).json(jobResource(outcome.job));
   });
 
   router.post('/admin/reconcile', ...admin, async (req, res) => {
