@@ -29,6 +29,9 @@ const PAGED_MISSING = stubTrack('paged-missing');
 const QUEUED = stubTrack('queued');
 const FIRST_FIT = stubTrack('first-fit');
 const SECOND_FIT = stubTrack('second-fit');
+const CAPPED = [stubTrack('capped-1'), stubTrack('capped-2'), stubTrack('capped-3'), stubTrack('capped-4')];
+const RACED = stubTrack('raced');
+const SIZED = stubTrack('sized-later');
 
 async function waitForStatus(server: TestServer, token: string, jobId: string, status: string, timeoutMs = 10_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
@@ -54,7 +57,7 @@ describe('download jobs', () => {
   const held = gate();
 
   beforeAll(async () => {
-    spotify = await startSpotifyStub([SHARED, HELD, ...PAGED, PAGED_MISSING, QUEUED, FIRST_FIT, SECOND_FIT]);
+    spotify = await startSpotifyStub([SHARED, HELD, ...PAGED, PAGED_MISSING, QUEUED, FIRST_FIT, SECOND_FIT, ...CAPPED, RACED, SIZED]);
     origin = await startAudioOrigin();
     // Slow enough that the users' jobs overlap and wait on each other.
     origin.serve(SHARED.id, { body: sharedBytes, delayMs: 200 });
@@ -241,6 +244,79 @@ describe('download jobs', () => {
       expect(fresh.body.id).not.toBe(jobId);
       expect(fresh.body.status).toBe('queued');
       expect(origin.requests.get(QUEUED.id)).toBeUndefined();
+    });
+  });
+
+  describe('with no workers, a cap of three active jobs per user, and a 1 MB quota', () => {
+    let capped: TestServer;
+
+    beforeAll(async () => {
+      capped = await startTestServer({
+        ...spotify.env(),
+        MIXTAPE_SOURCE_URL: origin.template,
+        MIXTAPE_RATE_LIMITS: LIMITS,
+        MIXTAPE_WORKERS: '0',
+        MIXTAPE_MAX_ACTIVE_JOBS_PER_USER: '3',
+        MIXTAPE_QUOTA_BYTES: '1000000',
+      });
+    });
+
+    afterAll(async () => {
+      await capped?.stop();
+    });
+
+    it('makes one job of ten requests for a track that arrive at once', async () => {
+      const user = await signUp(capped);
+      const responses = await Promise.all(
+        Array.from({ length: 10 }, () => call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: RACED.id } })),
+      );
+      for (const response of responses) expect(response.status).toBe(202);
+      expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+      expect((await call(`${capped.api}/downloads`, { token: user.accessToken })).body.total).toBe(1);
+    });
+
+    it('answers 429 with Retry-After beyond the cap, but returns an active job for the track', async () => {
+      const user = await signUp(capped);
+      const jobs = [];
+      for (const track of CAPPED.slice(0, 3)) {
+        const response = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: track.id } });
+        expect(response.status).toBe(202);
+        jobs.push(response.body.id as string);
+      }
+      const refused = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: CAPPED[3]!.id } });
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(refused.body).toMatchObject({ status: 429, type: expect.stringMatching(/rate-limited$/) });
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+
+      const again = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: `spotify:track:${CAPPED[0]!.id}` } });
+      expect(again.status).toBe(202);
+      expect(again.body.id).toBe(jobs[0]);
+      expect((await call(`${capped.api}/downloads`, { token: user.accessToken })).body.total).toBe(3);
+
+      // Another user has slots of their own; a cancelled job frees one of this user's.
+      const other = await signUp(capped);
+      expect((await call(`${capped.api}/downloads`, { token: other.accessToken, body: { track: CAPPED[3]!.id } })).status).toBe(202);
+      expect((await call(`${capped.api}/downloads/${jobs[1]}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+      const fits = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: CAPPED[3]!.id } });
+      expect(fits.status).toBe(202);
+      expect(fits.body.status).toBe('queued');
+    });
+
+    it('returns an active job for a track whose size, learnt since, no longer fits the quota', async () => {
+      const user = await signUp(capped);
+      const first = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: SIZED.id } });
+      expect(first.status).toBe(202);
+      // Someone stored the track meanwhile: its size is known now, and larger than the quota.
+      await capped.mixtape.backends.catalog.attachAudio(SIZED.id, { blobKey: 'f'.repeat(64), sizeBytes: 2_000_000, contentType: 'audio/mpeg' });
+
+      const again = await call(`${capped.api}/downloads`, { token: user.accessToken, body: { track: SIZED.id } });
+      expect(again.status).toBe(202);
+      expect(again.body.id).toBe(first.body.id);
+      const stranger = await signUp(capped);
+      const refused = await call(`${capped.api}/downloads`, { token: stranger.accessToken, body: { track: SIZED.id } });
+      expect(refused.status).toBe(403);
+      expect(refused.body.type).toMatch(/quota-exceeded$/);
     });
   });
 
