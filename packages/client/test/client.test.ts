@@ -14,7 +14,8 @@ let origin: SlowOrigin;
 beforeAll(async () => {
   // The slow origin makes a download of LANTERNS last about a second, so its progress can be followed.
   origin = await startSlowOrigin({ slow: [LANTERNS.id] });
-  server = await startTestServer({ MIXTAPE_SOURCE_URL: origin.urlTemplate, MIXTAPE_RATE_LIMITS: 'register=100/1h' });
+  // The demo catalog for search, its audio from the origin stand-in.
+  server = await startTestServer({ MIXTAPE_SOURCE_URL: origin.urlTemplate, MIXTAPE_DEMO: 'on', MIXTAPE_RATE_LIMITS: 'register=100/1h' });
 });
 
 afterAll(async () => {

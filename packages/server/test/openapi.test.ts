@@ -1,6 +1,7 @@
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { documentedOperations, openApiDocument } from '@mixtape/server';
+import { parseConfig } from '@mixtape/core';
+import { createApp, createLogger, documentedOperations, openApiDocument } from '@mixtape/server';
 import { call, startTestServer, type TestServer } from './support/test-server.js';
 
 /**
@@ -47,10 +48,16 @@ function operation(method: string, path: string): string {
   return `${method.toUpperCase()} ${path.replace(/:(\w+)/g, '{$1}')}`;
 }
 
+/** The app `startServer` serves, built the same way over the test server's services. */
 function appOf(running: TestServer): Express {
-  const [listener] = running.server.listeners('request');
-  expect(listener).toBeTypeOf('function');
-  return listener as Express;
+  return createApp({
+    mixtape: running.mixtape,
+    policies: parseConfig({}).rateLimits,
+    logger: createLogger({ level: 'silent' }),
+    metricsToken: null,
+    trustProxy: null,
+    shuttingDown: () => false,
+  });
 }
 
 describe('OpenAPI document', () => {
