@@ -5,6 +5,7 @@ import { HashGate, type HashGateOptions } from './auth/hash-gate.js';
 import { DEFAULT_SCRYPT_COST, PasswordHasher } from './auth/password-hasher.js';
 import type { TokenStore } from './auth/token-store.js';
 import type { TrackCatalog } from './catalog/track-catalog.js';
+import { notifyCatalogChanges } from './catalog/change-notifying-catalog.js';
 import { TrackResolver } from './catalog/track-resolver.js';
 import { Reconciler } from './consistency/reconciler.js';
 import { DownloadProcessor } from './downloads/download-processor.js';
@@ -18,6 +19,8 @@ import type { LibraryStore } from './library/library-store.js';
 import type { LockManager } from './locks/lock-manager.js';
 import { observeLockWaits } from './locks/observed-lock-manager.js';
 import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
+import { OutboxRelay, type OutboxRelaySettings } from './outbox/outbox-relay.js';
+import type { SearchOutbox } from './outbox/search-outbox.js';
 import { createMixtapeMetrics, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
 import type { RateLimitStores } from './ratelimit/rate-limit-store.js';
 import type { SearchIndex } from './search/search-index.js';
@@ -35,6 +38,8 @@ export interface MixtapeBackends {
   library: LibraryStore;
   queue: JobQueue;
   index: SearchIndex;
+  /** Search changes not yet in `index`, written by `catalog` with each change. */
+  searchOutbox: SearchOutbox;
   blobs: BlobStore;
   locks: LockManager;
   /** One rate limit store per policy. */
@@ -69,6 +74,8 @@ export interface MixtapeSettings {
   /** A stored file with no row is an orphan only once this old (default an hour). */
   orphanGraceMs?: number;
   workerPollIntervalMs?: number;
+  /** How the search outbox is relayed to the index (see `OutboxRelay`). */
+  searchRelay?: Partial<OutboxRelaySettings>;
 }
 
 export interface Mixtape {
@@ -83,8 +90,10 @@ export interface Mixtape {
   library: LibraryService;
   workers: DownloadWorkers;
   reconciler: Reconciler;
+  /** Feeds the search index from the outbox: kicked by every catalog change, and on a timer once started. */
+  outboxRelay: OutboxRelay;
   health(only?: 'critical'): Promise<HealthReport>;
-  /** Starts the in-process workers, if any. */
+  /** Starts the in-process workers, if any, and the search outbox relay's timer. */
   start(): void;
   /** Stops the workers (letting jobs in flight finish), then closes the backends. Safe twice. */
   close(): Promise<void>;
@@ -99,10 +108,20 @@ export function createMixtape(
   const metrics = createMixtapeMetrics(options.registry ?? new Registry(), {
     jobCounts: () => backends.queue.countByStatus(),
     storedBytes: () => backends.catalog.storedBytes(),
+    searchBacklog: () => backends.searchOutbox.backlog(),
   });
   const locks = observeLockWaits(backends.locks, (seconds, backend) => metrics.lockWait.observe({ backend }, seconds));
-  const { catalog, library: libraryStore, index, queue, blobs } = backends;
-  const resolver = new TrackResolver({ catalog, provider: backends.metadata, index });
+  const { library: libraryStore, index, queue, blobs } = backends;
+  const outboxRelay = new OutboxRelay({
+    outbox: backends.searchOutbox,
+    catalog: backends.catalog,
+    index,
+    ...(settings.searchRelay ? { settings: settings.searchRelay } : {}),
+    onError: (error) => options.onWorkerEvent?.({ type: 'error', error }),
+  });
+  // Every service writes through this catalog, so that each change is relayed to search at once.
+  const catalog = notifyCatalogChanges(backends.catalog, () => outboxRelay.kick());
+  const resolver = new TrackResolver({ catalog, provider: backends.metadata });
   const processor = new DownloadProcessor({
     catalog,
     resolver,
@@ -146,10 +165,12 @@ export function createMixtape(
     locks,
     orphanGraceMs: settings.orphanGraceMs ?? 3_600_000,
     onRepair: (kind) => metrics.reconcilerRepairs.inc({ kind }),
+    searchRepairs: outboxRelay,
   });
   let closing: Promise<void> | undefined;
   return {
     reconciler,
+    outboxRelay,
     backends,
     metrics,
     resolver,
@@ -188,9 +209,10 @@ export function createMixtape(
     start() {
       workers.start();
       if (settings.workers > 0) housekeeping.start();
+      outboxRelay.start();
     },
     close() {
-      closing ??= Promise.all([workers.close(), housekeeping.close()]).then(() => backends.close());
+      closing ??= Promise.all([workers.close(), housekeeping.close(), outboxRelay.close()]).then(() => backends.close());
       return closing;
     },
   };

@@ -19,6 +19,8 @@ export interface StoredAudio {
 export interface CatalogTrack extends TrackMetadata {
   audio?: StoredAudio;
   updatedAt: Date;
+  /** Raised by every change of the track; the search index keeps the version it holds. */
+  version: number;
 }
 
 export interface Track extends TrackMetadata {
@@ -87,6 +89,6 @@ export interface Page<T> {
 }
 
 export function toTrack(track: CatalogTrack): Track {
-  const { audio, updatedAt: _updatedAt, ...metadata } = track;
+  const { audio, updatedAt: _updatedAt, version: _version, ...metadata } = track;
   return audio ? { ...metadata, available: true, sizeBytes: audio.sizeBytes } : { ...metadata, available: false };
 }

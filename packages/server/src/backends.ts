@@ -56,7 +56,7 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
 
 /** Makes the demo tracks searchable when the demo is on. For `mixtape serve` only. Returns how many. */
 export async function seedDemoIfOn(config: MixtapeConfig, backends: Pick<MixtapeBackends, 'catalog' | 'index'>): Promise<number> {
-  return demoIsOn(config) ? seedDemoCatalog(backends.catalog, backends.index) : 0;
+  return demoIsOn(config) ? seedDemoCatalog(backends.catalog) : 0;
 }
 
 /**

@@ -4,13 +4,32 @@
 -- Parameters are named (`@trackId`) and bound from an object with the same camelCase keys.
 -- Timestamps are INTEGER epoch milliseconds; `artists` is a JSON array of names; the audio
 -- columns (blob_key, size_bytes, content_type) are all set or all null.
+--
+-- Every write that changes a track raises its `version` and returns it, and the catalog then
+-- records the change in `search_outbox` (recordChange) in the same transaction.
 
 -- name: upsert
-INSERT INTO tracks (id, title, artists, album, duration_ms, isrc, updated_at)
-VALUES (@id, @title, @artists, @album, @durationMs, @isrc, @updatedAt)
+-- Returns the new version; no row when the metadata is the same as stored, so that refreshing
+-- a track with what it already says (the demo seeding, at every start) changes nothing.
+INSERT INTO tracks (id, title, artists, album, duration_ms, isrc, updated_at, version)
+VALUES (@id, @title, @artists, @album, @durationMs, @isrc, @updatedAt, 1)
 ON CONFLICT (id) DO UPDATE SET
   title = excluded.title, artists = excluded.artists, album = excluded.album,
-  duration_ms = excluded.duration_ms, isrc = excluded.isrc, updated_at = excluded.updated_at;
+  duration_ms = excluded.duration_ms, isrc = excluded.isrc, updated_at = excluded.updated_at,
+  version = tracks.version + 1
+WHERE tracks.title IS NOT excluded.title OR tracks.artists IS NOT excluded.artists
+  OR tracks.album IS NOT excluded.album OR tracks.duration_ms IS NOT excluded.duration_ms
+  OR tracks.isrc IS NOT excluded.isrc
+RETURNING version;
+
+-- name: recordChange
+-- The outbox row of a change: one per track, raised to the newest version. A new change is
+-- due at once, even if an earlier one of the same track is waiting out a failure; enqueued_at
+-- stays the time of the oldest change not yet indexed.
+INSERT INTO search_outbox (track_id, version, enqueued_at, next_attempt_at)
+VALUES (@trackId, @version, @now, @now)
+ON CONFLICT (track_id) DO UPDATE SET
+  version = max(search_outbox.version, excluded.version), next_attempt_at = excluded.next_attempt_at;
 
 -- name: byId
 SELECT * FROM tracks WHERE id = @trackId;
@@ -20,13 +39,17 @@ SELECT * FROM tracks WHERE id = @trackId;
 SELECT * FROM tracks WHERE id IN (SELECT value FROM json_each(@trackIds));
 
 -- name: attachAudio
-UPDATE tracks SET blob_key = @blobKey, size_bytes = @sizeBytes, content_type = @contentType, updated_at = @updatedAt
-WHERE id = @trackId;
+-- Returns the new version; no row for an unknown track.
+UPDATE tracks SET blob_key = @blobKey, size_bytes = @sizeBytes, content_type = @contentType, updated_at = @updatedAt,
+  version = version + 1
+WHERE id = @trackId
+RETURNING version;
 
 -- name: detachAudio
--- Leaves a track without audio untouched, so its updated_at does not move.
-UPDATE tracks SET blob_key = NULL, size_bytes = NULL, content_type = NULL, updated_at = @updatedAt
-WHERE id = @trackId AND blob_key IS NOT NULL;
+-- Leaves a track without audio untouched, so neither its updated_at nor its version moves.
+UPDATE tracks SET blob_key = NULL, size_bytes = NULL, content_type = NULL, updated_at = @updatedAt, version = version + 1
+WHERE id = @trackId AND blob_key IS NOT NULL
+RETURNING version;
 
 -- name: countMatching
 -- The fallback search. @patterns is a JSON array of LIKE patterns (with `\` escaping `%`, `_`

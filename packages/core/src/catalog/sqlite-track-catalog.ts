@@ -7,6 +7,7 @@ import type { TrackCatalog } from './track-catalog.js';
 
 const SQL = requireStatements(text, [
   'upsert',
+  'recordChange',
   'byId',
   'byIds',
   'attachAudio',
@@ -30,6 +31,7 @@ interface TrackRow {
   size_bytes: number | null;
   content_type: string | null;
   updated_at: number;
+  version: number;
 }
 
 /** The fallback search ANDs at most this many words, to bound the cost of a long query. */
@@ -43,6 +45,7 @@ function toCatalogTrack(row: TrackRow): CatalogTrack {
     album: row.album,
     durationMs: row.duration_ms,
     updatedAt: new Date(row.updated_at),
+    version: row.version,
   };
   if (row.isrc !== null) track.isrc = row.isrc;
   if (row.blob_key !== null && row.size_bytes !== null && row.content_type !== null) {
@@ -55,7 +58,10 @@ function likePattern(word: string): string {
   return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-/** The track catalog in the embedded database. */
+/**
+ * The track catalog in the embedded database. Each change and its `search_outbox` row are
+ * written in one transaction; SqliteSearchOutbox reads that table for the relay.
+ */
 export class SqliteTrackCatalog implements TrackCatalog {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
 
@@ -67,7 +73,7 @@ export class SqliteTrackCatalog implements TrackCatalog {
     const now = Date.now();
     this.db.transaction(() => {
       for (const track of tracks) {
-        this.statements.upsert.run({
+        const version = this.statements.upsert.pluck().get({
           id: track.id,
           title: track.title,
           artists: JSON.stringify(track.artists),
@@ -75,7 +81,8 @@ export class SqliteTrackCatalog implements TrackCatalog {
           durationMs: track.durationMs,
           isrc: track.isrc ?? null,
           updatedAt: now,
-        });
+        }) as number | undefined;
+        if (version !== undefined) this.#recordChange(track.id, version, now);
       }
     })();
   }
@@ -100,19 +107,28 @@ export class SqliteTrackCatalog implements TrackCatalog {
 
   /** @throws NotFoundError when the track is not in the catalog. */
   async attachAudio(id: string, audio: StoredAudio): Promise<void> {
-    const result = this.statements.attachAudio.run({
-      trackId: id,
-      blobKey: audio.blobKey,
-      sizeBytes: audio.sizeBytes,
-      contentType: audio.contentType,
-      updatedAt: Date.now(),
-    });
-    if (result.changes === 0) throw new NotFoundError(`No track ${id}`);
+    const now = Date.now();
+    const attached = this.db.transaction(() => {
+      const version = this.statements.attachAudio.pluck().get({
+        trackId: id,
+        blobKey: audio.blobKey,
+        sizeBytes: audio.sizeBytes,
+        contentType: audio.contentType,
+        updatedAt: now,
+      }) as number | undefined;
+      if (version !== undefined) this.#recordChange(id, version, now);
+      return version !== undefined;
+    })();
+    if (!attached) throw new NotFoundError(`No track ${id}`);
   }
 
   /** Idempotent: detaching from an unknown track or one without audio does nothing. */
   async detachAudio(id: string): Promise<void> {
-    this.statements.detachAudio.run({ trackId: id, updatedAt: Date.now() });
+    const now = Date.now();
+    this.db.transaction(() => {
+      const version = this.statements.detachAudio.pluck().get({ trackId: id, updatedAt: now }) as number | undefined;
+      if (version !== undefined) this.#recordChange(id, version, now);
+    })();
   }
 
   /**
@@ -144,5 +160,10 @@ export class SqliteTrackCatalog implements TrackCatalog {
       afterId === null ? this.statements.scanFirst.all({ limit }) : this.statements.scanAfter.all({ afterId, limit })
     ) as TrackRow[];
     return rows.map(toCatalogTrack);
+  }
+
+  /** Only inside the transaction of the change itself. */
+  #recordChange(trackId: string, version: number, now: number): void {
+    this.statements.recordChange.run({ trackId, version, now });
   }
 }

@@ -1,12 +1,20 @@
 import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
 
-/** Tracks the service knows, and where their audio is stored once fetched. */
+/**
+ * Tracks the service knows, and where their audio is stored once fetched.
+ *
+ * Every write that changes a track raises its `version` and, in the same unit of work, records
+ * the track as a pending search change (see `SearchOutbox`): the index can lag behind the
+ * catalog, but never loses a change. A write that changes nothing records nothing.
+ */
 export interface TrackCatalog {
   /** Inserts or refreshes metadata; stored audio is kept. */
   upsert(tracks: TrackMetadata[]): Promise<void>;
   get(id: string): Promise<CatalogTrack | null>;
   getMany(ids: string[]): Promise<CatalogTrack[]>;
+  /** @throws NotFoundError when the track is not in the catalog. */
   attachAudio(id: string, audio: StoredAudio): Promise<void>;
+  /** Idempotent: an unknown track or one without audio is left as it is. */
   detachAudio(id: string): Promise<void>;
   /** Plain database text match: the fallback when the search index is down. */
   search(query: string, page: PageRequest): Promise<Page<CatalogTrack>>;

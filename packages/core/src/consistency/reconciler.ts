@@ -2,6 +2,7 @@ import type { TrackCatalog } from '../catalog/track-catalog.js';
 import { trackLockKey } from '../downloads/track-lock-key.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { LockManager } from '../locks/lock-manager.js';
+import type { OutboxRelay } from '../outbox/outbox-relay.js';
 import type { SearchIndex } from '../search/search-index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { deleteBlobIfUnused } from '../library/release-unheld-audio.js';
@@ -23,6 +24,8 @@ export interface ReconcilerDeps {
   catalog: TrackCatalog;
   blobs: BlobStore;
   index: SearchIndex;
+  /** Documents are repaired through the search outbox, like every other change of the index. */
+  searchRepairs: Pick<OutboxRelay, 'reindex' | 'flush'>;
   queue: JobQueue;
   locks: LockManager;
   /** A file with no row is only an orphan once this old: a download may be between its two steps. */
@@ -37,7 +40,8 @@ const zero = (): InconsistencyCounts => ({ orphanFiles: 0, missingFiles: 0, miss
 /**
  * Finds where files, catalog rows, search documents and jobs disagree, and repairs it: orphan
  * files are deleted, rows whose file is gone forget it, the index gains missing documents and
- * loses stale ones, and jobs whose lease ran out are reaped: back to the queue, or failed if spent.
+ * loses stale ones (through the search outbox, flushed before the run ends), and jobs whose
+ * lease ran out are reaped: back to the queue, or failed if spent.
  * Every pass reads in pages, so memory stays flat however large the stores.
  */
 export class Reconciler {
@@ -102,7 +106,7 @@ export class Reconciler {
 
   /** A merge of two id-ordered scans: catalog rows against index documents. */
   async #documents(report: ReconcileReport, tally: Tally): Promise<void> {
-    const { index, catalog } = this.#deps;
+    const { catalog, searchRepairs } = this.#deps;
     const rows = this.#catalogTracks()[Symbol.asyncIterator]();
     const documents = this.#indexIds()[Symbol.asyncIterator]();
     let row = await rows.next();
@@ -111,7 +115,7 @@ export class Reconciler {
       if (document.done || (!row.done && row.value.id < document.value)) {
         const track = row.value!;
         await tally('missingDocuments', async () => {
-          await index.upsert([track]);
+          await searchRepairs.reindex([track.id]);
           return true;
         });
         row = await rows.next();
@@ -120,7 +124,7 @@ export class Reconciler {
         const id = document.value;
         await tally('staleDocuments', async () => {
           if (await catalog.get(id)) return false;
-          await index.remove([id]);
+          await searchRepairs.reindex([id]);
           return true;
         });
         document = await documents.next();
@@ -130,6 +134,7 @@ export class Reconciler {
         document = await documents.next();
       }
     }
+    if (report.repaired.missingDocuments + report.repaired.staleDocuments > 0) await searchRepairs.flush();
   }
 
   /**

@@ -1,6 +1,7 @@
 import init from './sqlite/001-init.sql';
 import userRoles from './sqlite/002-user-roles.sql';
 import jobLeases from './sqlite/003-job-leases.sql';
+import searchOutbox from './sqlite/004-search-outbox.sql';
 
 export interface Migration {
   version: number;
@@ -13,4 +14,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 1, name: 'init', sql: init },
   { version: 2, name: 'user-roles', sql: userRoles },
   { version: 3, name: 'job-leases', sql: jobLeases },
+  { version: 4, name: 'search-outbox', sql: searchOutbox },
 ];

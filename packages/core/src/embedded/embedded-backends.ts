@@ -15,6 +15,7 @@ import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { MixtapeBackends } from '../mixtape.js';
 import { MemoryRateLimitStores } from '../ratelimit/memory-rate-limit-store.js';
+import { SqliteSearchOutbox } from '../outbox/sqlite-search-outbox.js';
 import { SqliteSearchIndex } from '../search/sqlite-search-index.js';
 import { DemoTrackSource } from '../sources/demo-track-source.js';
 import type { TrackSource } from '../sources/track-source.js';
@@ -88,6 +89,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(storageDir)],
       async close() {
         if (closed) return;
+      searchOutbox: new SqliteSearchOutbox(db),
         closed = true;
         rateLimitStores.close();
         db.close();

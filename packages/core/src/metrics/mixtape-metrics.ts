@@ -5,6 +5,8 @@ import { JOB_STATUSES, type JobStatus } from '../model.js';
 export interface MetricSources {
   jobCounts?: () => Promise<Record<JobStatus, number>>;
   storedBytes?: () => Promise<number>;
+  /** Changes in the search outbox, and when the oldest of them was made. */
+  searchBacklog?: () => Promise<{ pending: number; oldestEnqueuedAt: Date | null }>;
 }
 
 /**
@@ -87,11 +89,19 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       name: 'mixtape_search_outbox_pending',
       help: 'Changes not yet in the search index',
       registers,
+      async collect() {
+        if (sources.searchBacklog) this.set((await sources.searchBacklog()).pending);
+      },
     }),
     searchSyncLag: new Gauge({
       name: 'mixtape_search_sync_lag_seconds',
       help: 'Age of the oldest change not yet in the search index',
       registers,
+      async collect() {
+        if (!sources.searchBacklog) return;
+        const { oldestEnqueuedAt } = await sources.searchBacklog();
+        this.set(oldestEnqueuedAt ? Math.max(0, Date.now() - oldestEnqueuedAt.getTime()) / 1000 : 0);
+      },
     }),
     dbPoolConnections: new Gauge({
       name: 'mixtape_db_pool_connections',

@@ -1,9 +1,24 @@
 import type { Page, PageRequest, TrackMetadata } from '../model.js';
 
-/** Full-text index over track metadata. Results are ids; the catalog is the source of truth. */
+/** What the index holds of a track: the catalog row as it was at `version`. */
+export interface TrackDocument extends TrackMetadata {
+  available: boolean;
+  /** The catalog's version of the track (see `CatalogTrack.version`). */
+  version: number;
+}
+
+/**
+ * Full-text index over track metadata. Results are ids; the catalog is the source of truth.
+ *
+ * Only the `OutboxRelay` writes it, from rows the catalog records in the same unit of work as
+ * each change (see `SearchOutbox`). Writes are versioned, so that relays racing each other or
+ * retrying old rows can never put an older document over a newer one.
+ */
 export interface SearchIndex {
   readonly name: string;
-  upsert(tracks: TrackMetadata[]): Promise<void>;
+  /** Inserts or replaces documents; one whose version is lower than the indexed one is ignored. */
+  upsert(documents: TrackDocument[]): Promise<void>;
+  /** Removes documents; unknown ids are ignored. */
   remove(ids: string[]): Promise<void>;
   search(query: string, page: PageRequest): Promise<Page<string>>;
   /** Keyset scan of the indexed ids in id order, for reconciliation. */

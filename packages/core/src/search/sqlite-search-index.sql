@@ -4,9 +4,15 @@
 -- Parameters are named (`@trackId`) and bound from an object with the same camelCase keys.
 -- FTS5 rows are addressed by rowid, so `search_documents` maps each track id to the rowid
 -- (`doc_id`) of its row in `search_fts`: deleting by an UNINDEXED column would scan the index.
+-- `search_documents` also keeps each document's version, so an older one is never written.
 
 -- name: register
-INSERT INTO search_documents (track_id) VALUES (@trackId) ON CONFLICT (track_id) DO NOTHING;
+-- Returns the document's doc_id when it is new or @version is no older than the indexed one;
+-- no row when the index already holds a newer version, which is then left as it is.
+INSERT INTO search_documents (track_id, version, available) VALUES (@trackId, @version, @available)
+ON CONFLICT (track_id) DO UPDATE SET version = excluded.version, available = excluded.available
+WHERE excluded.version >= search_documents.version
+RETURNING doc_id;
 
 -- name: docId
 SELECT doc_id FROM search_documents WHERE track_id = @trackId;

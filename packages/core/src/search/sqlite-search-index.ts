@@ -1,7 +1,7 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
-import type { Page, PageRequest, TrackMetadata } from '../model.js';
-import type { SearchIndex } from './search-index.js';
+import type { Page, PageRequest } from '../model.js';
+import type { SearchIndex, TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
 
 const SQL = requireStatements(text, [
@@ -36,7 +36,10 @@ export function toFtsQuery(text: string): string | null {
     .join(' AND ');
 }
 
-/** The embedded full-text index: SQLite FTS5, ranked by bm25, ties broken by track id. */
+/**
+ * The embedded full-text index: SQLite FTS5, ranked by bm25, ties broken by track id. Each
+ * document's version is kept beside it in `search_documents`, and an older one is ignored.
+ */
 export class SqliteSearchIndex implements SearchIndex {
   readonly name = 'sqlite-fts5';
 
@@ -46,12 +49,14 @@ export class SqliteSearchIndex implements SearchIndex {
     this.statements = prepareOnFirstUse(db, SQL);
   }
 
-  async upsert(tracks: TrackMetadata[]): Promise<void> {
-    const { register, docId, unindex, index } = this.statements;
+  async upsert(documents: TrackDocument[]): Promise<void> {
+    const { register, unindex, index } = this.statements;
     this.db.transaction(() => {
-      for (const track of tracks) {
-        register.run({ trackId: track.id });
-        const rowid = docId.pluck().get({ trackId: track.id }) as number;
+      for (const track of documents) {
+        const registered = { trackId: track.id, version: track.version, available: track.available ? 1 : 0 };
+        // No doc_id back: the index holds a newer version of this track.
+        const rowid = register.pluck().get(registered) as number | undefined;
+        if (rowid === undefined) continue;
         unindex.run({ docId: rowid });
         index.run({
           docId: rowid,

@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TrackMetadata } from '../../src/model.js';
-import type { SearchIndex } from '../../src/search/search-index.js';
+import type { SearchIndex, TrackDocument } from '../../src/search/search-index.js';
 
 export interface SearchIndexHarness {
   /** An empty index. */
@@ -10,16 +9,18 @@ export interface SearchIndexHarness {
   close(): Promise<void>;
 }
 
-const track = (id: string, title: string, artists: string[], album: string, isrc?: string): TrackMetadata => ({
+const track = (id: string, title: string, artists: string[], album: string, isrc?: string, version = 1): TrackDocument => ({
   id,
   title,
   artists,
   album,
   durationMs: 200_000,
   ...(isrc ? { isrc } : {}),
+  available: false,
+  version,
 });
 
-const TRACKS: TrackMetadata[] = [
+const TRACKS: TrackDocument[] = [
   track('t-around', 'Around the World', ['Daft Punk'], 'Homework', 'GBDUW0000059'),
   track('t-onemore', 'One More Time', ['Daft Punk'], 'Discovery', 'GBDUW0000053'),
   track('t-homeward', 'Homeward Bound', ['Simon & Garfunkel'], 'Parsley, Sage, Rosemary and Thyme'),
@@ -135,12 +136,37 @@ export function describeSearchIndex(name: string, factory: () => Promise<SearchI
       expect(whole.items).toEqual(seen);
     });
 
-    it('replaces a track on upsert', async () => {
-      await index.upsert([track('t-something', 'Here Comes the Sun', ['The Beatles'], 'Abbey Road')]);
+    it('replaces a track on upsert with a newer or the same version', async () => {
+      await index.upsert([track('t-something', 'Here Comes the Sun', ['The Beatles'], 'Abbey Road', undefined, 2)]);
       await settle();
       expect(await ids('something')).toEqual([]);
       expect(await ids('sun')).toEqual(['t-something']);
       expect((await index.search('beatles', page)).total).toBe(1);
+      // The same version again: a relay retrying a write it already made.
+      await index.upsert([track('t-something', 'Octopus Garden', ['The Beatles'], 'Abbey Road', undefined, 2)]);
+      await settle();
+      expect(await ids('octopus')).toEqual(['t-something']);
+    });
+
+    it('ignores a document older than the one it holds, so a late write cannot undo a newer one', async () => {
+      await index.upsert([track('t-something', 'Here Comes the Sun', ['The Beatles'], 'Abbey Road', undefined, 3)]);
+      await index.upsert([
+        track('t-something', 'Something', ['The Beatles'], 'Abbey Road', undefined, 2),
+        track('t-world', 'World Again', ['Five for Fighting'], 'The Battle for Everything', undefined, 2),
+      ]);
+      await settle();
+      expect(await ids('sun')).toEqual(['t-something']);
+      expect(await ids('something')).toEqual([]);
+      // The older document in the same batch held nothing back.
+      expect(await ids('again')).toEqual(['t-world']);
+    });
+
+    it('writes a track again after it was removed, whatever its version', async () => {
+      await index.upsert([track('t-acdc', 'Thunderstruck', ['AC/DC'], 'The Razors Edge', undefined, 5)]);
+      await index.remove(['t-acdc']);
+      await index.upsert([track('t-acdc', 'Back in Black', ['AC/DC'], 'Back in Black', undefined, 1)]);
+      await settle();
+      expect(await ids('black')).toEqual(['t-acdc']);
     });
 
     it('removes tracks, ignoring unknown ids', async () => {

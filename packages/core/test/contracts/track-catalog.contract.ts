@@ -168,6 +168,31 @@ export function describeTrackCatalog(name: string, factory: () => Promise<TrackC
       expect(await catalog.search('   ', { limit: 10, offset: 0 })).toEqual({ items: [], total: 0 });
     });
 
+    it('raises a track\'s version with every change, and only then', async () => {
+      const version = async (n: number) => (await catalog.get(trackId(n)))?.version;
+      await catalog.upsert([meta(1), meta(2)]);
+      expect(await version(1)).toBe(1);
+      // The same metadata again changes nothing.
+      await catalog.upsert([meta(1)]);
+      expect(await version(1)).toBe(1);
+      await catalog.upsert([meta(1, { title: 'Renamed' })]);
+      expect(await version(1)).toBe(2);
+      await catalog.upsert([meta(1, { title: 'Renamed', isrc: 'GBAYE0000001' })]);
+      expect(await version(1)).toBe(3);
+      await catalog.attachAudio(trackId(1), audio);
+      expect(await version(1)).toBe(4);
+      await catalog.detachAudio(trackId(1));
+      expect(await version(1)).toBe(5);
+      // Detaching from a track without audio is no change.
+      await catalog.detachAudio(trackId(1));
+      expect(await version(1)).toBe(5);
+      expect(await version(2)).toBe(1);
+      expect((await catalog.getMany([trackId(1)]))[0]?.version).toBe(5);
+      expect((await catalog.scan(null, 1))[0]?.version).toBe(5);
+      // The version is the catalog's, never the API's.
+      expect(toTrack((await catalog.get(trackId(1)))!)).not.toHaveProperty('version');
+    });
+
     it('scans every track once, in id order, by keyset', async () => {
       const all = Array.from({ length: 11 }, (_, i) => meta(11 - i));
       await catalog.upsert(all);

@@ -256,7 +256,7 @@ describe('search when the index fails', () => {
     });
     try {
       await backends.catalog.upsert([...DEMO_TRACKS]);
-      await backends.index.upsert([...DEMO_TRACKS]);
+      await mixtape.outboxRelay.flush();
       const healthy = await mixtape.search.search(trackA.title, { limit: 5, offset: 0 });
       expect(healthy.degraded).toBe(false);
       expect(healthy.items[0]?.id).toBe(trackA.id);

@@ -32,7 +32,6 @@ describe('Reconciler over the embedded backends', () => {
     });
     const { catalog, index, blobs, queue } = backends;
     await catalog.upsert([stored, lost, unindexed]);
-    await index.upsert([stored, lost]);
     // Two tracks with real files; then one file is deleted behind the catalog's back.
     for (const track of [stored, lost]) {
       const draft = await blobs.begin();
@@ -40,6 +39,9 @@ describe('Reconciler over the embedded backends', () => {
       const blob = await draft.commit();
       await catalog.attachAudio(track.id, { blobKey: blob.key, sizeBytes: blob.sizeBytes, contentType: 'audio/wav' });
     }
+    // The index catches up with the catalog; then one document is lost behind the outbox's back.
+    await mixtape.outboxRelay.flush();
+    await index.remove([unindexed.id]);
     unlinkSync(blobPath(dataDir, (await catalog.get(lost.id))!.audio!.blobKey));
     // A file no row points to: old enough to be an orphan, and a fresh one that may be a download in progress.
     const orphan = randomBytes(500);
@@ -53,7 +55,7 @@ describe('Reconciler over the embedded backends', () => {
     mkdirSync(join(blobPath(dataDir, freshKey), '..'), { recursive: true });
     writeFileSync(blobPath(dataDir, freshKey), fresh);
     // A document whose row is gone.
-    await index.upsert([{ ...stored, id: 'ZZZZZZZZZZZZZZZZZZZZZZ', title: 'Ghost' }]);
+    await index.upsert([{ ...stored, id: 'ZZZZZZZZZZZZZZZZZZZZZZ', title: 'Ghost', available: false, version: 1 }]);
     // A job whose worker died holding it.
     await queue.enqueue({ userId: 'u1', trackId: stored.id, maxAttempts: 3, maxActive: 20 });
     expect(await queue.claim('dead-worker', 1)).not.toBeNull();

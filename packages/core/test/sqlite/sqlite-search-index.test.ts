@@ -1,15 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TrackMetadata } from '../../src/model.js';
+import type { TrackDocument } from '../../src/search/search-index.js';
 import { SqliteSearchIndex, toFtsQuery } from '../../src/search/sqlite-search-index.js';
 import { HOSTILE_QUERIES } from '../contracts/search-index.contract.js';
 import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
 
-const track = (id: string, title: string, artists: string[], album = 'Album'): TrackMetadata => ({
+const track = (id: string, title: string, artists: string[], album = 'Album', version = 1): TrackDocument => ({
   id,
   title,
   artists,
   album,
   durationMs: 1000,
+  available: false,
+  version,
 });
 
 /** Quoted strings (doubled quotes inside), the last one a prefix, joined by AND: nothing else. */
@@ -84,12 +86,23 @@ describe('SqliteSearchIndex', () => {
   });
 
   it('keeps one row per track however often it is upserted or removed', async () => {
-    for (let i = 0; i < 3; i++) await index.upsert([track('t1', `Version ${i}`, ['Band'])]);
+    for (let i = 0; i < 3; i++) await index.upsert([track('t1', `Version ${i}`, ['Band'], 'Album', i + 1)]);
     await index.remove(['t1']);
     await index.upsert([track('t1', 'Final', ['Band'])]);
     const count = (sql: string) => temp.db.prepare(sql).pluck().get();
     expect(count('SELECT count(*) FROM search_documents')).toBe(1);
     expect(count('SELECT count(*) FROM search_fts')).toBe(1);
     expect((await index.search('band', { limit: 10, offset: 0 })).items).toEqual(['t1']);
+  });
+
+  it('keeps each document\'s version and availability beside it, and leaves a newer one untouched', async () => {
+    const row = () => temp.db.prepare('SELECT version, available FROM search_documents WHERE track_id = ?').get('t1');
+    await index.upsert([{ ...track('t1', 'Stored', ['Band'], 'Album', 4), available: true }]);
+    expect(row()).toEqual({ version: 4, available: 1 });
+    await index.upsert([track('t1', 'Older', ['Band'], 'Album', 3)]);
+    expect(row()).toEqual({ version: 4, available: 1 });
+    expect((await index.search('stored', { limit: 10, offset: 0 })).items).toEqual(['t1']);
+    expect((await index.search('older', { limit: 10, offset: 0 })).total).toBe(0);
+    expect(temp.db.prepare('SELECT count(*) FROM search_fts').pluck().get()).toBe(1);
   });
 });

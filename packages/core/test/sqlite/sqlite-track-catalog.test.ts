@@ -58,4 +58,28 @@ describe('SqliteTrackCatalog', () => {
     expect(stored).toBeGreaterThanOrEqual(before);
     expect((await catalog.get('a'))?.updatedAt.getTime()).toBe(stored);
   });
+
+  it('writes a change and its outbox row in one transaction, or neither', async () => {
+    const outbox = () => temp.db.prepare('SELECT track_id, version FROM search_outbox ORDER BY track_id').all();
+    await catalog.upsert([track('a', 'A'), track('b', 'B')]);
+    expect(outbox()).toEqual([
+      { track_id: 'a', version: 1 },
+      { track_id: 'b', version: 1 },
+    ]);
+    await catalog.attachAudio('a', { blobKey: 'k'.repeat(64), sizeBytes: 10, contentType: 'audio/mpeg' });
+    expect(outbox()).toEqual([
+      { track_id: 'a', version: 2 },
+      { track_id: 'b', version: 1 },
+    ]);
+    // A real fault on the outbox's side: its table is gone. No change may then be kept.
+    temp.db.exec('DROP TABLE search_outbox');
+    await expect(catalog.upsert([track('a', 'Renamed'), track('c', 'C')])).rejects.toThrow(/search_outbox/);
+    await expect(catalog.detachAudio('a')).rejects.toThrow(/search_outbox/);
+    await expect(catalog.attachAudio('b', { blobKey: 'k'.repeat(64), sizeBytes: 10, contentType: 'audio/mpeg' })).rejects.toThrow(
+      /search_outbox/,
+    );
+    expect(await catalog.get('c')).toBeNull();
+    expect(await catalog.get('a')).toMatchObject({ title: 'A', version: 2, audio: { sizeBytes: 10 } });
+    expect((await catalog.get('b'))?.audio).toBeUndefined();
+  });
 });

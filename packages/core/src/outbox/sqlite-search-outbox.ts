@@ -1,0 +1,54 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
+import type { SqliteDatabase } from '../db/sqlite-database.js';
+import type { ChangeVersion, OutboxBacklog, PendingChange, SearchOutbox } from './search-outbox.js';
+import text from './sqlite-search-outbox.sql';
+
+const SQL = requireStatements(text, ['due', 'applied', 'failed', 'enqueue', 'backlog']);
+
+interface OutboxRow {
+  track_id: string;
+  version: number;
+  attempts: number;
+  last_error: string | null;
+  enqueued_at: number;
+}
+
+/** The search outbox in the embedded database, beside the catalog that fills it. */
+export class SqliteSearchOutbox implements SearchOutbox {
+  private readonly statements: PreparedStatements<keyof typeof SQL>;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.statements = prepareOnFirstUse(db, SQL);
+  }
+
+  async due(now: Date, limit: number): Promise<PendingChange[]> {
+    const rows = this.statements.due.all({ now: now.getTime(), limit }) as OutboxRow[];
+    return rows.map((row) => ({
+      trackId: row.track_id,
+      version: row.version,
+      attempts: row.attempts,
+      lastError: row.last_error,
+      enqueuedAt: new Date(row.enqueued_at),
+    }));
+  }
+
+  async applied(changes: ChangeVersion[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const { trackId, version } of changes) this.statements.applied.run({ trackId, version });
+    })();
+  }
+
+  async failed(change: ChangeVersion, error: string, retryAt: Date): Promise<void> {
+    this.statements.failed.run({ trackId: change.trackId, version: change.version, error, retryAt: retryAt.getTime() });
+  }
+
+  async enqueue(trackIds: string[]): Promise<void> {
+    if (trackIds.length === 0) return;
+    this.statements.enqueue.run({ trackIds: JSON.stringify(trackIds), now: Date.now() });
+  }
+
+  async backlog(): Promise<OutboxBacklog> {
+    const row = this.statements.backlog.get() as { pending: number; oldest: number | null };
+    return { pending: row.pending, oldestEnqueuedAt: row.oldest === null ? null : new Date(row.oldest) };
+  }
+}

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  createMixtape,
+  DEMO_TRACKS,
+  JwtKeyring,
+  openEmbeddedBackends,
+  seedDemoCatalog,
+  type EmbeddedBackends,
+  type Mixtape,
+  type MixtapeSettings,
+} from '../../src/index.js';
+
+const [trackA] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0]];
+const page = { limit: 5, offset: 0 };
+
+/** The search index of a Mixtape, fed through the outbox, over the embedded backends. */
+describe('search kept in step with the catalog', () => {
+  let dataDir: string;
+  let backends: EmbeddedBackends;
+  let mixtape: Mixtape;
+  const gauge = async (metric: 'searchOutboxPending' | 'searchSyncLag') => (await mixtape.metrics[metric].get()).values[0]?.value;
+
+  async function open(searchRelay: MixtapeSettings['searchRelay']): Promise<void> {
+    backends = await openEmbeddedBackends({ dataDir });
+    mixtape = createMixtape(backends, {
+      keyring: JwtKeyring.ephemeral(),
+      quotaBytes: 1e9,
+      maxTrackBytes: 1e9,
+      maxAttempts: 3,
+      retryBaseMs: 10,
+      jobLeaseMs: 1000,
+      workers: 0,
+      ...(searchRelay ? { searchRelay } : {}),
+    });
+  }
+
+  beforeEach(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'mixtape-search-sync-'));
+    await open({ intervalMs: 20, retryBaseMs: 10, retryMaxMs: 40 });
+  });
+
+  afterEach(async () => {
+    await mixtape.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('does not lose a track resolved while the index fails: it is searchable once the index is back', async () => {
+    mixtape.start();
+    // A real fault: the full-text table is out of the way.
+    backends.db.exec('ALTER TABLE search_fts RENAME TO search_fts_away');
+    expect(await mixtape.resolver.resolve(trackA.id)).toMatchObject({ id: trackA.id, title: trackA.title });
+    const meanwhile = await mixtape.search.search(trackA.title, page);
+    expect(meanwhile.degraded).toBe(true);
+    expect(meanwhile.items.map((t) => t.id)).toContain(trackA.id);
+
+    backends.db.exec('ALTER TABLE search_fts_away RENAME TO search_fts');
+    await vi.waitFor(
+      async () => {
+        const found = await mixtape.search.search(trackA.title, page);
+        expect(found.degraded).toBe(false);
+        expect(found.items.map((t) => t.id)).toContain(trackA.id);
+      },
+      { timeout: 5000, interval: 20 },
+    );
+    expect(await gauge('searchOutboxPending')).toBe(0);
+  });
+
+  it('seeds the demo through the catalog and the relay, and tells the backlog in its gauges', async () => {
+    expect(await seedDemoCatalog(backends.catalog)).toBe(DEMO_TRACKS.length);
+    // Not started, and written behind the services' backs: the changes wait in the outbox.
+    expect((await mixtape.search.search(trackA.title, page)).items).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await gauge('searchOutboxPending')).toBe(DEMO_TRACKS.length);
+    expect(await gauge('searchSyncLag')).toBeGreaterThanOrEqual(0.05);
+
+    mixtape.start();
+    await vi.waitFor(async () => expect(await gauge('searchOutboxPending')).toBe(0), { timeout: 5000, interval: 20 });
+    expect(await gauge('searchSyncLag')).toBe(0);
+    const found = await mixtape.search.search(trackA.title, page);
+    expect(found).toMatchObject({ degraded: false });
+    expect(found.items[0]?.id).toBe(trackA.id);
+    // Seeding again at the next start changes nothing, so nothing is queued.
+    await seedDemoCatalog(backends.catalog);
+    expect(await gauge('searchOutboxPending')).toBe(0);
+  });
+
+  it('relays a resolve at once, without waiting for the timer', async () => {
+    await mixtape.close();
+    await open({ intervalMs: 3_600_000 });
+    mixtape.start();
+    await mixtape.resolver.resolve(trackA.id);
+    await vi.waitFor(
+      async () => expect((await mixtape.search.search(trackA.title, page)).items.map((t) => t.id)).toContain(trackA.id),
+      { timeout: 1000, interval: 10 },
+    );
+    expect(await gauge('searchOutboxPending')).toBe(0);
+  });
+});
