@@ -29,13 +29,13 @@ export type * from './search/search-index.js';
 export * from './search/sqlite-search-index.js';
 export * from './search/track-search.js';
 
-export type * from './metadata/track-metadata-provider.js';
-export * from './metadata/spotify-metadata-provider.js';
 export type * from './outbox/search-outbox.js';
 export * from './outbox/sqlite-search-outbox.js';
 export * from './outbox/outbox-relay.js';
 export * from './catalog/change-notifying-catalog.js';
 
+export type * from './metadata/track-metadata-provider.js';
+export * from './metadata/spotify-metadata-provider.js';
 export * from './metadata/demo-metadata-provider.js';
 
 export type * from './sources/track-source.js';

@@ -14,8 +14,8 @@ import { LocalLockManager } from '../locks/local-lock-manager.js';
 import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { MixtapeBackends } from '../mixtape.js';
-import { MemoryRateLimitStores } from '../ratelimit/memory-rate-limit-store.js';
 import { SqliteSearchOutbox } from '../outbox/sqlite-search-outbox.js';
+import { MemoryRateLimitStores } from '../ratelimit/memory-rate-limit-store.js';
 import { SqliteSearchIndex } from '../search/sqlite-search-index.js';
 import { DemoTrackSource } from '../sources/demo-track-source.js';
 import type { TrackSource } from '../sources/track-source.js';
@@ -81,6 +81,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       library: new SqliteLibraryStore(db),
       queue: new SqliteJobQueue(db),
       index,
+      searchOutbox: new SqliteSearchOutbox(db),
       blobs,
       locks: new LocalLockManager(),
       rateLimitStores,
@@ -89,7 +90,6 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(storageDir)],
       async close() {
         if (closed) return;
-      searchOutbox: new SqliteSearchOutbox(db),
         closed = true;
         rateLimitStores.close();
         db.close();
