@@ -6,7 +6,7 @@ import { DEFAULT_SCRYPT_COST, PasswordHasher } from './auth/password-hasher.js';
 import type { TokenStore } from './auth/token-store.js';
 import type { TrackCatalog } from './catalog/track-catalog.js';
 import { notifyCatalogChanges } from './catalog/change-notifying-catalog.js';
-import { TrackResolver } from './catalog/track-resolver.js';
+import { TrackResolver, type TrackLookupSettings } from './catalog/track-resolver.js';
 import { Reconciler } from './consistency/reconciler.js';
 import { DownloadProcessor } from './downloads/download-processor.js';
 import { DownloadService } from './downloads/download-service.js';
@@ -74,6 +74,8 @@ export interface MixtapeSettings {
   /** A stored file with no row is an orphan only once this old (default an hour). */
   orphanGraceMs?: number;
   workerPollIntervalMs?: number;
+  /** Unknown tracks are remembered for a while, so that asking again costs no provider call. */
+  trackLookups?: Partial<TrackLookupSettings>;
   /** How the search outbox is relayed to the index (see `OutboxRelay`). */
   searchRelay?: Partial<OutboxRelaySettings>;
 }
@@ -121,7 +123,11 @@ export function createMixtape(
   });
   // Every service writes through this catalog, so that each change is relayed to search at once.
   const catalog = notifyCatalogChanges(backends.catalog, () => outboxRelay.kick());
-  const resolver = new TrackResolver({ catalog, provider: backends.metadata });
+  const resolver = new TrackResolver({
+    catalog,
+    provider: backends.metadata,
+    ...(settings.trackLookups ? { settings: settings.trackLookups } : {}),
+  });
   const processor = new DownloadProcessor({
     catalog,
     resolver,

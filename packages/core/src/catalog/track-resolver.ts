@@ -1,30 +1,129 @@
-import { MixtapeError, NotFoundError } from '../errors.js';
+import { ConfigError, MixtapeError, NotFoundError } from '../errors.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { CatalogTrack } from '../model.js';
 import type { TrackCatalog } from './track-catalog.js';
+import { UnknownTrackCache } from './unknown-track-cache.js';
+
+export interface TrackLookupSettings {
+  /** How long an id the provider does not know is answered "not found" without asking again; 0 never. */
+  notFoundTtlMs: number;
+  /** At most this many such ids are remembered, per process. */
+  notFoundCacheSize: number;
+}
+
+export const DEFAULT_TRACK_LOOKUP_SETTINGS: TrackLookupSettings = { notFoundTtlMs: 600_000, notFoundCacheSize: 10_000 };
+
+/** A provider look-up shared by every resolve of its id that arrives while it runs. */
+interface SharedLookup {
+  result: Promise<CatalogTrack>;
+  waiters: number;
+  /** Called when every caller waiting has given up: aborts the look-up, so no one new joins it. */
+  abandon(reason: unknown): void;
+}
 
 /**
- * Finds a track in the catalog, or asks the metadata provider once and remembers the answer
- * in the catalog, whose outbox row then brings it to the search index.
+ * Finds a track in the catalog, or asks the metadata provider and remembers the answer: a
+ * track in the catalog (whose outbox row then brings it to the search index), an unknown id
+ * for a while in this process. Concurrent resolves of one id share one provider call.
  */
 export class TrackResolver {
   readonly #catalog: TrackCatalog;
   readonly #provider: TrackMetadataProvider;
+  readonly #unknown: UnknownTrackCache;
+  readonly #inFlight = new Map<string, SharedLookup>();
 
-  constructor(deps: { catalog: TrackCatalog; provider: TrackMetadataProvider }) {
+  constructor(deps: {
+    catalog: TrackCatalog;
+    provider: TrackMetadataProvider;
+    settings?: Partial<TrackLookupSettings>;
+    now?: () => number;
+  }) {
+    const settings = checkedSettings({ ...DEFAULT_TRACK_LOOKUP_SETTINGS, ...deps.settings });
     this.#catalog = deps.catalog;
     this.#provider = deps.provider;
+    this.#unknown = new UnknownTrackCache({
+      ttlMs: settings.notFoundTtlMs,
+      maxSize: settings.notFoundCacheSize,
+      ...(deps.now ? { now: deps.now } : {}),
+    });
   }
 
-  /** @throws NotFoundError when no one knows the track; UnavailableError when the provider is down. */
+  /**
+   * @throws NotFoundError when no one knows the track; UnavailableError when the provider is
+   * down; `signal.reason` when aborted (the shared look-up goes on for other callers).
+   */
   async resolve(id: string, signal?: AbortSignal): Promise<CatalogTrack> {
+    signal?.throwIfAborted();
     const known = await this.#catalog.get(id);
     if (known) return known;
+    if (this.#unknown.has(id)) throw unknownTrack(id);
+    return this.#join(id, signal);
+  }
+
+  #join(id: string, signal: AbortSignal | undefined): Promise<CatalogTrack> {
+    const lookup = this.#inFlight.get(id) ?? this.#startLookUp(id);
+    lookup.waiters += 1;
+    return signal ? waitOrGiveUp(lookup, signal) : lookup.result;
+  }
+
+  #startLookUp(id: string): SharedLookup {
+    const controller = new AbortController();
+    const forget = () => {
+      if (this.#inFlight.get(id) === lookup) this.#inFlight.delete(id);
+    };
+    const result = this.#lookUp(id, controller.signal).finally(forget);
+    // Every caller may have given up: then no one sees the outcome, and it is no unhandled rejection.
+    result.catch(() => undefined);
+    const lookup: SharedLookup = {
+      result,
+      waiters: 0,
+      abandon(reason) {
+        forget();
+        controller.abort(reason);
+      },
+    };
+    this.#inFlight.set(id, lookup);
+    return lookup;
+  }
+
+  async #lookUp(id: string, signal: AbortSignal): Promise<CatalogTrack> {
+    // Another resolve may have stored it between this caller's miss and this look-up.
+    const stored = await this.#catalog.get(id);
+    if (stored) return stored;
     const metadata = await this.#provider.getTrack(id, signal);
-    if (!metadata) throw new NotFoundError(`No track has the id ${id}`);
+    if (!metadata) {
+      this.#unknown.add(id);
+      throw unknownTrack(id);
+    }
     await this.#catalog.upsert([metadata]);
     const track = await this.#catalog.get(id);
     if (!track) throw new MixtapeError('ERR_INTERNAL', `The track ${id} was stored but cannot be read back`);
     return track;
   }
+}
+
+/** The shared result, or this caller's own abort; the last caller to give up aborts the look-up. */
+function waitOrGiveUp(lookup: SharedLookup, signal: AbortSignal): Promise<CatalogTrack> {
+  return new Promise((resolve, reject) => {
+    const giveUp = () => {
+      lookup.waiters -= 1;
+      if (lookup.waiters === 0) lookup.abandon(signal.reason);
+      reject(signal.reason);
+    };
+    if (signal.aborted) return giveUp();
+    signal.addEventListener('abort', giveUp, { once: true });
+    lookup.result.then(resolve, reject).finally(() => signal.removeEventListener('abort', giveUp));
+  });
+}
+
+function unknownTrack(id: string): NotFoundError {
+  return new NotFoundError(`No track has the id ${id}`);
+}
+
+function checkedSettings(settings: TrackLookupSettings): TrackLookupSettings {
+  const problems = Object.entries(settings)
+    .filter(([, value]) => !(Number.isInteger(value) && value >= 0))
+    .map(([name]) => `track look-ups: ${name} must be a whole number, 0 or more`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return settings;
 }

@@ -1,0 +1,157 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SqliteTrackCatalog } from '../../src/catalog/sqlite-track-catalog.js';
+import { TrackResolver } from '../../src/catalog/track-resolver.js';
+import { ConfigError, NotFoundError, UnavailableError } from '../../src/errors.js';
+import type { TrackMetadataProvider } from '../../src/metadata/track-metadata-provider.js';
+import type { TrackMetadata } from '../../src/model.js';
+import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
+
+const KNOWN: TrackMetadata = { id: '4uLU6hMCjMI75M1A2tKUQC', title: 'Never Gonna Give You Up', artists: ['Rick Astley'], album: 'Whenever You Need Somebody', durationMs: 213_573 };
+const UNKNOWN = '0000000000000000000000';
+
+/**
+ * A stand-in for Spotify (our own port, not a database): counts its calls, and answers each
+ * only when the test releases it, so that calls can be made to overlap.
+ */
+class CountingProvider implements TrackMetadataProvider {
+  readonly name = 'counting';
+  readonly calls: string[] = [];
+  readonly signals: AbortSignal[] = [];
+  failWith: Error | undefined;
+  #release: (() => void) | undefined;
+  #held: Promise<void> | undefined;
+
+  hold(): void {
+    this.#held = new Promise((resolve) => (this.#release = resolve));
+  }
+
+  release(): void {
+    this.#release?.();
+    this.#held = undefined;
+  }
+
+  async getTrack(id: string, signal?: AbortSignal): Promise<TrackMetadata | null> {
+    this.calls.push(id);
+    if (signal) this.signals.push(signal);
+    const held = this.#held;
+    if (held) {
+      await new Promise<void>((resolve, reject) => {
+        signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+        void held.then(resolve);
+      });
+    }
+    if (this.failWith) throw this.failWith;
+    return id === KNOWN.id ? KNOWN : null;
+  }
+}
+
+describe('TrackResolver', () => {
+  let temp: TempSqlite;
+  let catalog: SqliteTrackCatalog;
+  let provider: CountingProvider;
+  let clock: number;
+  const resolver = (settings: { notFoundTtlMs?: number; notFoundCacheSize?: number } = {}) =>
+    new TrackResolver({ catalog, provider, settings, now: () => clock });
+
+  beforeEach(() => {
+    temp = openTempSqlite();
+    catalog = new SqliteTrackCatalog(temp.db);
+    provider = new CountingProvider();
+    clock = Date.now();
+  });
+
+  afterEach(async () => {
+    provider.release();
+    await temp.close();
+  });
+
+  it('asks the provider once for a new track, then answers from the catalog', async () => {
+    const tracks = resolver();
+    expect(await tracks.resolve(KNOWN.id)).toMatchObject({ ...KNOWN, version: 1 });
+    expect(await tracks.resolve(KNOWN.id)).toMatchObject(KNOWN);
+    expect(provider.calls).toEqual([KNOWN.id]);
+    // Its outbox row was written with it, so search will have it.
+    expect(temp.db.prepare('SELECT track_id, version FROM search_outbox').all()).toEqual([{ track_id: KNOWN.id, version: 1 }]);
+  });
+
+  it('remembers a track the provider does not know, for a while', async () => {
+    const tracks = resolver({ notFoundTtlMs: 60_000 });
+    for (let i = 0; i < 5; i++) await expect(tracks.resolve(UNKNOWN)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toEqual([UNKNOWN]);
+    clock += 59_999;
+    await expect(tracks.resolve(UNKNOWN)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toHaveLength(1);
+    clock += 1;
+    await expect(tracks.resolve(UNKNOWN)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toEqual([UNKNOWN, UNKNOWN]);
+  });
+
+  it('remembers ten minutes by default, and a bounded number of ids', async () => {
+    const tracks = resolver({ notFoundCacheSize: 2 });
+    const ids = ['0000000000000000000001', '0000000000000000000002', '0000000000000000000003'];
+    for (const id of ids) await expect(tracks.resolve(id)).rejects.toBeInstanceOf(NotFoundError);
+    clock += 9 * 60_000;
+    // The first was forgotten to make room; the other two are still known to be unknown.
+    for (const id of ids.slice().reverse()) await expect(tracks.resolve(id)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toEqual([...ids, ids[0]]);
+    clock += 60_000;
+    await expect(tracks.resolve(ids[2]!)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toHaveLength(5);
+  });
+
+  it('does not remember a failure of the provider', async () => {
+    const tracks = resolver();
+    provider.failWith = new UnavailableError('Spotify is down');
+    await expect(tracks.resolve(UNKNOWN)).rejects.toBeInstanceOf(UnavailableError);
+    provider.failWith = undefined;
+    await expect(tracks.resolve(UNKNOWN)).rejects.toBeInstanceOf(NotFoundError);
+    expect(provider.calls).toEqual([UNKNOWN, UNKNOWN]);
+  });
+
+  it('shares one provider call among concurrent resolves of one id', async () => {
+    const tracks = resolver();
+    provider.hold();
+    const found = Array.from({ length: 10 }, () => tracks.resolve(KNOWN.id));
+    const missing = Array.from({ length: 10 }, () => tracks.resolve(UNKNOWN));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    provider.release();
+    for (const track of await Promise.all(found)) expect(track).toMatchObject({ ...KNOWN, version: 1 });
+    for (const outcome of await Promise.allSettled(missing)) expect(outcome).toMatchObject({ status: 'rejected', reason: expect.any(NotFoundError) });
+    expect(provider.calls.sort()).toEqual([UNKNOWN, KNOWN.id].sort());
+    expect(temp.db.prepare('SELECT count(*) FROM tracks').pluck().get()).toBe(1);
+  });
+
+  it('lets one caller give up without cutting the look-up short for the others', async () => {
+    const tracks = resolver();
+    provider.hold();
+    const impatient = new AbortController();
+    const gaveUp = tracks.resolve(KNOWN.id, impatient.signal);
+    const patient = tracks.resolve(KNOWN.id, new AbortController().signal);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    impatient.abort(new Error('client went away'));
+    await expect(gaveUp).rejects.toThrow('client went away');
+    expect(provider.signals[0]?.aborted).toBe(false);
+    provider.release();
+    expect(await patient).toMatchObject(KNOWN);
+    expect(provider.calls).toHaveLength(1);
+  });
+
+  it('aborts the look-up once every caller has given up, and a later resolve starts afresh', async () => {
+    const tracks = resolver();
+    provider.hold();
+    const callers = [new AbortController(), new AbortController()];
+    const waits = callers.map((caller) => tracks.resolve(KNOWN.id, caller.signal));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    for (const caller of callers) caller.abort(new Error('gone'));
+    for (const outcome of await Promise.allSettled(waits)) expect(outcome.status).toBe('rejected');
+    expect(provider.signals[0]?.aborted).toBe(true);
+    provider.release();
+    expect(await tracks.resolve(KNOWN.id)).toMatchObject(KNOWN);
+    expect(provider.calls).toHaveLength(2);
+  });
+
+  it('refuses settings that are not whole numbers', () => {
+    expect(() => resolver({ notFoundTtlMs: -1 })).toThrow(ConfigError);
+    expect(() => resolver({ notFoundCacheSize: 1.5 })).toThrow(ConfigError);
+  });
+});
