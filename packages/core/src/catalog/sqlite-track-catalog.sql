@@ -55,15 +55,19 @@ RETURNING version;
 -- The fallback search. @patterns is a JSON array of LIKE patterns (with `\` escaping `%`, `_`
 -- and `\`), one per word: a track matches when no word fails to occur in its title, its album
 -- or one of its artists. LIKE folds ASCII case only. No index serves a `%word%` pattern, so
--- this scans the table; the caller bounds the number of words.
-SELECT count(*) FROM tracks
-WHERE NOT EXISTS (
-  SELECT 1 FROM json_each(@patterns) AS word
-  WHERE NOT (
-    title LIKE word.value ESCAPE '\'
-    OR album LIKE word.value ESCAPE '\'
-    OR EXISTS (SELECT 1 FROM json_each(tracks.artists) AS artist WHERE artist.value LIKE word.value ESCAPE '\')
+-- this scans the table; the caller bounds the number of words. Counting stops at @cap
+-- matches: totals beyond it need not be exact (API.md).
+SELECT count(*) FROM (
+  SELECT 1 FROM tracks
+  WHERE NOT EXISTS (
+    SELECT 1 FROM json_each(@patterns) AS word
+    WHERE NOT (
+      title LIKE word.value ESCAPE '\'
+      OR album LIKE word.value ESCAPE '\'
+      OR EXISTS (SELECT 1 FROM json_each(tracks.artists) AS artist WHERE artist.value LIKE word.value ESCAPE '\')
+    )
   )
+  LIMIT @cap
 );
 
 -- name: pageMatching

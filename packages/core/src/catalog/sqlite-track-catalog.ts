@@ -2,6 +2,7 @@ import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '.
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { NotFoundError } from '../errors.js';
 import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
+import { SEARCH_TOTAL_LIMIT } from '../search/search-index.js';
 import text from './sqlite-track-catalog.sql';
 import type { TrackCatalog } from './track-catalog.js';
 
@@ -141,7 +142,7 @@ export class SqliteTrackCatalog implements TrackCatalog {
     const patterns = JSON.stringify(words.map(likePattern));
     // One read transaction, so the total and the page see the same snapshot.
     return this.db.transaction(() => {
-      const total = this.statements.countMatching.pluck().get({ patterns }) as number;
+      const total = this.statements.countMatching.pluck().get({ patterns, cap: SEARCH_TOTAL_LIMIT }) as number;
       const rows = this.statements.pageMatching.all({ patterns, limit: page.limit, offset: page.offset }) as TrackRow[];
       return { items: rows.map(toCatalogTrack), total };
     })();

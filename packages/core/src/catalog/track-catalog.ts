@@ -16,7 +16,10 @@ export interface TrackCatalog {
   attachAudio(id: string, audio: StoredAudio): Promise<void>;
   /** Idempotent: an unknown track or one without audio is left as it is. */
   detachAudio(id: string): Promise<void>;
-  /** Plain database text match: the fallback when the search index is down. */
+  /**
+   * Plain database text match: the fallback when the search index is down. `total` is exact
+   * up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond.
+   */
   search(query: string, page: PageRequest): Promise<Page<CatalogTrack>>;
   /** Ids of the tracks whose audio is the blob `key`: identical files are stored once. */
   tracksWithBlob(key: string): Promise<string[]>;

@@ -1,5 +1,11 @@
 import type { Page, PageRequest, TrackMetadata } from '../model.js';
 
+/**
+ * Search totals are exact up to this many matches and at least this many beyond (API.md), so
+ * no engine needs to count further.
+ */
+export const SEARCH_TOTAL_LIMIT = 10_000;
+
 /** What the index holds of a track: the catalog row as it was at `version`. */
 export interface TrackDocument extends TrackMetadata {
   available: boolean;
@@ -20,6 +26,7 @@ export interface SearchIndex {
   upsert(documents: TrackDocument[]): Promise<void>;
   /** Removes documents; unknown ids are ignored. */
   remove(ids: string[]): Promise<void>;
+  /** `total` is exact up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond. */
   search(query: string, page: PageRequest): Promise<Page<string>>;
   /** Keyset scan of the indexed ids in id order, for reconciliation. */
   scanIds(afterId: string | null, limit: number): Promise<string[]>;

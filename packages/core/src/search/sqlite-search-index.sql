@@ -33,7 +33,8 @@ SELECT track_id FROM search_documents WHERE track_id > @afterId ORDER BY track_i
 
 -- name: countMatches
 -- @match is an FTS5 expression built by toFtsQuery, so it carries no syntax from the user.
-SELECT count(*) FROM search_fts WHERE search_fts MATCH @match;
+-- Counting stops at @cap matches: totals beyond it need not be exact (API.md).
+SELECT count(*) FROM (SELECT 1 FROM search_fts WHERE search_fts MATCH @match LIMIT @cap);
 
 -- name: pageMatches
 -- Ranked by bm25 with column weights in the column order of search_fts (title, artists,

@@ -1,7 +1,7 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import type { Page, PageRequest } from '../model.js';
-import type { SearchIndex, TrackDocument } from './search-index.js';
+import { SEARCH_TOTAL_LIMIT, type SearchIndex, type TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
 
 const SQL = requireStatements(text, [
@@ -89,7 +89,7 @@ export class SqliteSearchIndex implements SearchIndex {
     const match = toFtsQuery(query);
     if (match === null) return { items: [], total: 0 };
     return this.db.transaction(() => {
-      const total = this.statements.countMatches.pluck().get({ match }) as number;
+      const total = this.statements.countMatches.pluck().get({ match, cap: SEARCH_TOTAL_LIMIT }) as number;
       const items = this.statements.pageMatches.pluck().all({ match, limit: page.limit, offset: page.offset }) as string[];
       return { items, total };
     })();

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { SearchIndex, TrackDocument } from '../../src/search/search-index.js';
+import { SEARCH_TOTAL_LIMIT, type SearchIndex, type TrackDocument } from '../../src/search/search-index.js';
 
 export interface SearchIndexHarness {
   /** An empty index. */
@@ -167,6 +167,19 @@ export function describeSearchIndex(name: string, factory: () => Promise<SearchI
       await index.upsert([track('t-acdc', 'Back in Black', ['AC/DC'], 'Back in Black', undefined, 1)]);
       await settle();
       expect(await ids('black')).toEqual(['t-acdc']);
+    });
+
+    it(`counts matches exactly up to ${SEARCH_TOTAL_LIMIT}, and at least ${SEARCH_TOTAL_LIMIT} beyond`, async () => {
+      const many = Array.from({ length: SEARCH_TOTAL_LIMIT }, (_, i) => track(`m-${i}`, `Multitude ${i}`, ['Crowd'], 'Many'));
+      for (let i = 0; i < many.length; i += 1000) await index.upsert(many.slice(i, i + 1000));
+      await settle();
+      expect((await index.search('multitude', { limit: 5, offset: 0 })).total).toBe(SEARCH_TOTAL_LIMIT);
+      await index.upsert([track('m-last', 'Multitude Last', ['Crowd'], 'Many')]);
+      await settle();
+      const beyond = await index.search('multitude', { limit: 5, offset: 995 });
+      expect(beyond.total).toBeGreaterThanOrEqual(SEARCH_TOTAL_LIMIT);
+      expect(beyond.total).toBeLessThanOrEqual(SEARCH_TOTAL_LIMIT + 1);
+      expect(beyond.items).toHaveLength(5);
     });
 
     it('removes tracks, ignoring unknown ids', async () => {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TrackCatalog } from '../../src/catalog/track-catalog.js';
 import { NotFoundError } from '../../src/errors.js';
 import { toTrack, type StoredAudio, type TrackMetadata } from '../../src/model.js';
+import { SEARCH_TOTAL_LIMIT } from '../../src/search/search-index.js';
 
 export interface TrackCatalogHarness {
   /** An empty catalog. */
@@ -191,6 +192,17 @@ export function describeTrackCatalog(name: string, factory: () => Promise<TrackC
       expect((await catalog.scan(null, 1))[0]?.version).toBe(5);
       // The version is the catalog's, never the API's.
       expect(toTrack((await catalog.get(trackId(1)))!)).not.toHaveProperty('version');
+    });
+
+    it(`counts fallback matches exactly up to ${SEARCH_TOTAL_LIMIT}, and at least ${SEARCH_TOTAL_LIMIT} beyond`, async () => {
+      const many = Array.from({ length: SEARCH_TOTAL_LIMIT }, (_, i) => meta(i + 1, { title: `Multitude ${i}` }));
+      for (let i = 0; i < many.length; i += 1000) await catalog.upsert(many.slice(i, i + 1000));
+      expect((await catalog.search('multitude', { limit: 5, offset: 0 })).total).toBe(SEARCH_TOTAL_LIMIT);
+      await catalog.upsert([meta(SEARCH_TOTAL_LIMIT + 1, { title: 'Multitude Last' })]);
+      const beyond = await catalog.search('multitude', { limit: 5, offset: 995 });
+      expect(beyond.total).toBeGreaterThanOrEqual(SEARCH_TOTAL_LIMIT);
+      expect(beyond.total).toBeLessThanOrEqual(SEARCH_TOTAL_LIMIT + 1);
+      expect(beyond.items).toHaveLength(5);
     });
 
     it('scans every track once, in id order, by keyset', async () => {

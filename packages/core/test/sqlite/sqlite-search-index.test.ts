@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { TrackDocument } from '../../src/search/search-index.js';
+import { SEARCH_TOTAL_LIMIT, type TrackDocument } from '../../src/search/search-index.js';
 import { SqliteSearchIndex, toFtsQuery } from '../../src/search/sqlite-search-index.js';
 import { HOSTILE_QUERIES } from '../contracts/search-index.contract.js';
 import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
@@ -104,5 +104,15 @@ describe('SqliteSearchIndex', () => {
     expect((await index.search('stored', { limit: 10, offset: 0 })).items).toEqual(['t1']);
     expect((await index.search('older', { limit: 10, offset: 0 })).total).toBe(0);
     expect(temp.db.prepare('SELECT count(*) FROM search_fts').pluck().get()).toBe(1);
+  });
+
+  it(`stops counting at ${SEARCH_TOTAL_LIMIT} matches`, async () => {
+    const many = Array.from({ length: SEARCH_TOTAL_LIMIT + 5 }, (_, i) => track(`t${i}`, `Crowded ${i}`, ['Band']));
+    await index.upsert(many);
+    const result = await index.search('crowded', { limit: 3, offset: 1000 });
+    expect(result.total).toBe(SEARCH_TOTAL_LIMIT);
+    expect(result.items).toHaveLength(3);
+    // Below the limit the total stays exact: 1000, and 10000 to 10004 by prefix.
+    expect((await index.search('crowded 1000', { limit: 3, offset: 0 })).total).toBe(6);
   });
 });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteTrackCatalog } from '../../src/catalog/sqlite-track-catalog.js';
 import type { TrackMetadata } from '../../src/model.js';
+import { SEARCH_TOTAL_LIMIT } from '../../src/search/search-index.js';
 import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
 
 const track = (id: string, title: string, artists = ['Band']): TrackMetadata => ({
@@ -57,6 +58,13 @@ describe('SqliteTrackCatalog', () => {
     expect(Number.isInteger(stored)).toBe(true);
     expect(stored).toBeGreaterThanOrEqual(before);
     expect((await catalog.get('a'))?.updatedAt.getTime()).toBe(stored);
+  });
+
+  it(`stops counting fallback matches at ${SEARCH_TOTAL_LIMIT}`, async () => {
+    await catalog.upsert(Array.from({ length: SEARCH_TOTAL_LIMIT + 5 }, (_, i) => track(`id-${i}`, `Crowded ${i}`)));
+    const page = await catalog.search('crowded', { limit: 3, offset: 1000 });
+    expect(page.total).toBe(SEARCH_TOTAL_LIMIT);
+    expect(page.items).toHaveLength(3);
   });
 
   it('writes a change and its outbox row in one transaction, or neither', async () => {
