@@ -12,6 +12,8 @@ export * from './auth/password-hasher.js';
 export * from './auth/hash-gate.js';
 export type * from './auth/token-store.js';
 export * from './auth/sqlite-token-store.js';
+export type * from './auth/revocation-list.js';
+export * from './auth/sqlite-revocation-list.js';
 
 export type * from './users/user-store.js';
 export * from './users/sqlite-user-store.js';

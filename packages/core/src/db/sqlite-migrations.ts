@@ -2,6 +2,7 @@ import init from './sqlite/001-init.sql';
 import userRoles from './sqlite/002-user-roles.sql';
 import jobLeases from './sqlite/003-job-leases.sql';
 import searchOutbox from './sqlite/004-search-outbox.sql';
+import revocationList from './sqlite/005-revocation-list.sql';
 
 export interface Migration {
   version: number;
@@ -15,4 +16,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 2, name: 'user-roles', sql: userRoles },
   { version: 3, name: 'job-leases', sql: jobLeases },
   { version: 4, name: 'search-outbox', sql: searchOutbox },
+  { version: 5, name: 'revocation-list', sql: revocationList },
 ];

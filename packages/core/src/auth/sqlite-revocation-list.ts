@@ -1,0 +1,203 @@
+import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
+import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { ConfigError, UnavailableError } from '../errors.js';
+import type { RevocationList } from './revocation-list.js';
+import text from './sqlite-revocation-list.sql';
+
+const SQL = requireStatements(text, ['lastSeq', 'liveEntries', 'entriesAfter', 'dropShorter', 'insertEntry', 'purgeExpired']);
+
+type Kind = 'session' | 'token';
+
+interface EntryRow {
+  kind: Kind;
+  id: string;
+  expires_at: number;
+}
+
+export interface SqliteRevocationListOptions {
+  /**
+   * How often the table is read for rows newer than the last one seen (default 1 s): a revoke
+   * made by another process sharing the database takes effect here within this interval.
+   */
+  pollIntervalMs?: number;
+  /**
+   * Checks fail closed once the last successful read began longer ago than this (default ten
+   * poll intervals, 10 s), so a process whose polls keep failing cannot go on passing tokens
+   * revoked elsewhere: that is the longest a revoke made elsewhere can go unseen here.
+   */
+  maxStalenessMs?: number;
+  /** How often expired rows are deleted (default 1 min; 0: never). Never on a read-only connection. */
+  purgeIntervalMs?: number;
+  /** Told of each failed poll or purge; the list keeps trying on its timer. */
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * The embedded `RevocationList`: rows in SQLite, and in each process a map of the live ones,
+ * loaded at `start` and kept fresh by an incremental poll on an unref'd timer. Within this
+ * process a revoke shows at once; in another process sharing the data dir, within
+ * `pollIntervalMs`. A check never touches the database.
+ */
+export class SqliteRevocationList implements RevocationList {
+  readonly #db: SqliteDatabase;
+  readonly #statements: PreparedStatements<keyof typeof SQL>;
+  readonly #pollIntervalMs: number;
+  readonly #maxStalenessMs: number;
+  readonly #purgeIntervalMs: number;
+  readonly #onError: (error: unknown) => void;
+  /** Revoked ids of each kind, with the epoch ms at which each entry expires. */
+  readonly #entries: Record<Kind, Map<string, number>> = { session: new Map(), token: new Map() };
+  /** The highest `seq` read so far. */
+  #cursor = 0;
+  /** When the last successful read began; null until the list is loaded. */
+  #freshAt: number | null = null;
+  #lastError: unknown;
+  #nextPurgeAt = 0;
+  #state: 'new' | 'started' | 'closed' = 'new';
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(db: SqliteDatabase, options: SqliteRevocationListOptions = {}) {
+    const { pollIntervalMs = 1000, purgeIntervalMs = 60_000 } = options;
+    const maxStalenessMs = options.maxStalenessMs ?? 10 * pollIntervalMs;
+    const problems: string[] = [];
+    if (!(Number.isInteger(pollIntervalMs) && pollIntervalMs > 0)) problems.push(`pollIntervalMs must be a positive integer (got ${pollIntervalMs})`);
+    if (!(maxStalenessMs > pollIntervalMs)) problems.push(`maxStalenessMs must be more than pollIntervalMs (got ${maxStalenessMs})`);
+    if (!(Number.isInteger(purgeIntervalMs) && purgeIntervalMs >= 0)) problems.push(`purgeIntervalMs must be an integer, 0 or more (got ${purgeIntervalMs})`);
+    if (problems.length > 0) throw new ConfigError(problems.map((problem) => `SqliteRevocationList: ${problem}`));
+    this.#db = db;
+    this.#statements = prepareOnFirstUse(db, SQL);
+    this.#pollIntervalMs = pollIntervalMs;
+    this.#maxStalenessMs = maxStalenessMs;
+    this.#purgeIntervalMs = purgeIntervalMs;
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /** Entries held in memory, expired ones included until the next poll drops them. */
+  get size(): number {
+    return this.#entries.session.size + this.#entries.token.size;
+  }
+
+  /**
+   * Loads the list and starts polling. Resolves even when the table cannot be read: checks then
+   * fail closed, and each poll tries the full load again. Safe to call twice.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') return;
+    this.#state = 'started';
+    this.#refresh();
+    this.#timer = setInterval(() => this.#refresh(), this.#pollIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Stops polling and forgets the list: checks fail closed from now on. Safe to call twice. */
+  async close(): Promise<void> {
+    this.#state = 'closed';
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#freshAt = null;
+    this.#entries.session.clear();
+    this.#entries.token.clear();
+  }
+
+  revokeSession(sessionId: string, until: Date): Promise<void> {
+    return this.#revoke('session', sessionId, until);
+  }
+
+  revokeToken(tokenId: string, until: Date): Promise<void> {
+    return this.#revoke('token', tokenId, until);
+  }
+
+  isRevoked(token: { sid: string; jti: string }): boolean {
+    const now = Date.now();
+    this.#assertTrusted(now);
+    return isLive(this.#entries.session.get(token.sid), now) || isLive(this.#entries.token.get(token.jti), now);
+  }
+
+  /** Deletes the rows that have expired, and says how many. The poll runs it every `purgeIntervalMs`. */
+  async purgeExpired(): Promise<number> {
+    return this.#statements.purgeExpired.run({ now: Date.now() }).changes;
+  }
+
+  async #revoke(kind: Kind, id: string, until: Date): Promise<void> {
+    const now = Date.now();
+    const expiresAt = until.getTime();
+    // Every token it could stop has expired already.
+    if (!(expiresAt > now)) return;
+    // Immediate: the write lock is taken (or waited for) before the first statement.
+    this.#db
+      .transaction(() => {
+        this.#statements.dropShorter.run({ kind, id, expiresAt });
+        this.#statements.insertEntry.run({ kind, id, expiresAt, revokedAt: now });
+      })
+      .immediate();
+    this.#remember(kind, id, expiresAt);
+  }
+
+  #assertTrusted(now: number): void {
+    const retryAfterMs = Math.max(1000, this.#pollIntervalMs);
+    if (this.#state === 'closed') throw new UnavailableError('The revocation list is closed', { retryAfterMs });
+    if (this.#freshAt === null) {
+      throw new UnavailableError('The revocation list is not loaded yet', { retryAfterMs, cause: this.#lastError });
+    }
+    if (now - this.#freshAt > this.#maxStalenessMs) {
+      throw new UnavailableError(`The revocation list has not been read for ${now - this.#freshAt} ms`, {
+        retryAfterMs,
+        cause: this.#lastError,
+      });
+    }
+  }
+
+  /** A full load until one succeeds, then only what is new. Never throws: errors go to `onError`. */
+  #refresh(): void {
+    if (this.#state !== 'started') return;
+    const startedAt = Date.now();
+    try {
+      if (this.#freshAt === null) this.#load(startedAt);
+      else this.#poll();
+      this.#freshAt = startedAt;
+      this.#lastError = undefined;
+    } catch (error) {
+      this.#lastError = error;
+      this.#onError(error);
+      return;
+    }
+    this.#forgetExpired(startedAt);
+    if (this.#purgeIntervalMs > 0 && !this.#db.readonly && startedAt >= this.#nextPurgeAt) {
+      this.#nextPurgeAt = startedAt + this.#purgeIntervalMs;
+      this.purgeExpired().catch((error: unknown) => this.#onError(error));
+    }
+  }
+
+  #load(now: number): void {
+    // One read transaction: the cursor and the rows come from the same snapshot.
+    const { cursor, rows } = this.#db.transaction(() => ({
+      cursor: this.#statements.lastSeq.pluck().get() as number,
+      rows: this.#statements.liveEntries.all({ now }) as EntryRow[],
+    }))();
+    for (const row of rows) this.#remember(row.kind, row.id, row.expires_at);
+    this.#cursor = cursor;
+  }
+
+  #poll(): void {
+    const rows = this.#statements.entriesAfter.all({ after: this.#cursor }) as (EntryRow & { seq: number })[];
+    for (const row of rows) {
+      this.#remember(row.kind, row.id, row.expires_at);
+      this.#cursor = row.seq;
+    }
+  }
+
+  #remember(kind: Kind, id: string, expiresAt: number): void {
+    const known = this.#entries[kind].get(id);
+    if (known === undefined || known < expiresAt) this.#entries[kind].set(id, expiresAt);
+  }
+
+  #forgetExpired(now: number): void {
+    for (const entries of Object.values(this.#entries)) {
+      for (const [id, expiresAt] of entries) if (!isLive(expiresAt, now)) entries.delete(id);
+    }
+  }
+}
+
+function isLive(expiresAt: number | undefined, now: number): boolean {
+  return expiresAt !== undefined && expiresAt > now;
+}
