@@ -3,6 +3,7 @@ import { AuthService, type AuthSettings } from './auth/auth-service.js';
 import type { JwtKeyring } from './auth/jwt-keyring.js';
 import { HashGate, type HashGateOptions } from './auth/hash-gate.js';
 import { DEFAULT_SCRYPT_COST, PasswordHasher } from './auth/password-hasher.js';
+import type { RevocationList } from './auth/revocation-list.js';
 import type { TokenStore } from './auth/token-store.js';
 import type { TrackCatalog } from './catalog/track-catalog.js';
 import { notifyCatalogChanges } from './catalog/change-notifying-catalog.js';
@@ -34,6 +35,8 @@ import type { UserStore } from './users/user-store.js';
 export interface MixtapeBackends {
   users: UserStore;
   tokens: TokenStore;
+  /** Revoked sessions and access tokens, checked from memory on every authenticated request. */
+  revocations: RevocationList;
   catalog: TrackCatalog;
   library: LibraryStore;
   queue: JobQueue;
@@ -184,6 +187,7 @@ export function createMixtape(
     auth: new AuthService({
       users: backends.users,
       tokens: backends.tokens,
+      revocations: backends.revocations,
       keyring: settings.keyring,
       hasher: settings.hasher ?? new PasswordHasher(DEFAULT_SCRYPT_COST, new HashGate(settings.passwordHashing)),
       ...(settings.auth ? { settings: settings.auth } : {}),

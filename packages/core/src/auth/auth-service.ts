@@ -1,11 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
+import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
 import type { UserStore } from '../users/user-store.js';
+import { checkText } from '../validation/field-checks.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validation/mixtape-validators.js';
 import type { JwtKeyring } from './jwt-keyring.js';
 import type { PasswordHasher } from './password-hasher.js';
-import type { TokenStore } from './token-store.js';
+import type { RevocationList } from './revocation-list.js';
+import type { TokenFamily, TokenStore } from './token-store.js';
 
 /**
  * Who is calling, as established from a valid access token. It holds no roles: those are read
@@ -36,52 +39,65 @@ export const DEFAULT_AUTH_SETTINGS: AuthSettings = {
   registration: 'open',
 };
 
-export const USERNAME_PATTERN = /^[A-Za-z0-9_.-]{3,32}$/;
-export const PASSWORD_LENGTH = { min: 10, max: 128 } as const;
-
 const BAD_CREDENTIALS = 'Invalid username or password';
+
+/**
+ * How long after a family is revoked an access token of it may still be signed: a refresh whose
+ * rotation committed just before the revoke signs its token just after. Covers that gap and
+ * the clock skew between processes on different machines.
+ */
+const SIGNING_GRACE_MS = 5 * 60_000;
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/** Accounts and sessions: short signed access tokens, opaque rotating refresh tokens. */
+/**
+ * Accounts and sessions: short signed access tokens, opaque rotating refresh tokens. Checking
+ * an access token costs no round trip: its signature, then the `RevocationList`'s copy in this
+ * process. Ending a session revokes its family in the `TokenStore` first (no new access token
+ * can then be minted), then lists the session as revoked, so a failure in between leaves the
+ * bearer token working for the caller to try again.
+ */
 export class AuthService {
   readonly #users: UserStore;
   readonly #tokens: TokenStore;
+  readonly #revocations: RevocationList;
   readonly #keyring: JwtKeyring;
   readonly #hasher: PasswordHasher;
   readonly #settings: AuthSettings;
+  readonly #validators: MixtapeValidators;
   readonly #now: () => Date;
   readonly #onLoginFailed: () => void;
 
   constructor(deps: {
     users: UserStore;
     tokens: TokenStore;
+    revocations: RevocationList;
     keyring: JwtKeyring;
     hasher: PasswordHasher;
     settings?: Partial<AuthSettings>;
+    /** The username and password rules a registration is held to. */
+    validators?: MixtapeValidators;
     now?: () => Date;
     /** Called once per refused login (wrong password or unknown user), for a counter. */
     onLoginFailed?: () => void;
   }) {
     this.#users = deps.users;
     this.#tokens = deps.tokens;
+    this.#revocations = deps.revocations;
     this.#keyring = deps.keyring;
     this.#hasher = deps.hasher;
     this.#settings = { ...DEFAULT_AUTH_SETTINGS, ...deps.settings };
+    this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
     this.#now = deps.now ?? (() => new Date());
     this.#onLoginFailed = deps.onLoginFailed ?? (() => undefined);
   }
 
   async register(username: string, password: string): Promise<{ id: string; username: string }> {
     if (this.#settings.registration === 'closed') throw new ForbiddenError('Registration is closed');
-    if (!USERNAME_PATTERN.test(username)) {
-      throw ValidationError.field('username', 'must be 3 to 32 letters, digits, dots, dashes or underscores');
-    }
-    if (password.length < PASSWORD_LENGTH.min || password.length > PASSWORD_LENGTH.max) {
-      throw ValidationError.field('password', `must be ${PASSWORD_LENGTH.min} to ${PASSWORD_LENGTH.max} characters`);
-    }
+    checkText('username', this.#validators.username, username);
+    checkText('password', this.#validators.password, password);
     if (await this.#users.findByUsername(username)) throw new ConflictError('That username is taken');
     const user = await this.#users.create({ username, passwordHash: await this.#hasher.hash(password) });
     return { id: user.id, username: user.username };
@@ -110,31 +126,59 @@ export class AuthService {
     return this.#pair(user.id, user.username, family.id, refreshToken);
   }
 
-  /** Spends the refresh token for a new pair. A spent token coming back revokes its family. */
+  /**
+   * Spends the refresh token for a new pair. A spent token coming back revokes its family, its
+   * access tokens included, before the refusal is answered.
+   */
   async refresh(refreshToken: string): Promise<TokenPair> {
     const next = randomBytes(32).toString('base64url');
     const outcome = await this.#tokens.rotate(hashToken(refreshToken), hashToken(next), this.#now());
+    if (outcome.kind === 'reused') await this.#revokeSession(outcome.family.id, outcome.family);
     if (outcome.kind !== 'rotated') throw new UnauthorizedError('The refresh token is not valid');
     const user = await this.#users.findById(outcome.family.userId);
     if (!user) throw new UnauthorizedError('The refresh token is not valid');
     return this.#pair(user.id, user.username, outcome.family.id, next);
   }
 
-  /** Ends the caller's session and the one the refresh token belongs to, if it is the caller's. */
+  /**
+   * Ends the caller's session and the one the refresh token belongs to, if it is the caller's:
+   * their refresh tokens and their access tokens, durably, by the time this resolves.
+   */
   async logout(principal: Principal, refreshToken?: string): Promise<void> {
-    await this.#tokens.revokeFamily(principal.sessionId);
+    await this.#endSession(principal.sessionId);
     if (!refreshToken) return;
     const family = await this.#tokens.findFamilyByToken(hashToken(refreshToken));
-    if (family && family.userId === principal.userId) await this.#tokens.revokeFamily(family.id);
+    if (family && family.userId === principal.userId && family.id !== principal.sessionId) await this.#endSession(family.id);
   }
 
-  /** @throws UnauthorizedError for a missing, invalid, expired or revoked token. */
+  /**
+   * Reads nothing from a database: the signature, then this process's copy of the revocations.
+   * @throws UnauthorizedError for a missing, invalid, expired or revoked token.
+   * @throws UnavailableError while the revocations cannot be vouched for (see `RevocationList`).
+   */
   async authenticate(accessToken: string): Promise<Principal> {
     const claims = this.#keyring.verify(accessToken);
-    if (!claims || !(await this.#tokens.isFamilyActive(claims.sid, this.#now()))) {
+    if (!claims || this.#revocations.isRevoked({ sid: claims.sid, jti: claims.jti })) {
       throw new UnauthorizedError('The access token is not valid');
     }
     return { userId: claims.sub, username: claims.name, sessionId: claims.sid };
+  }
+
+  async #endSession(familyId: string): Promise<void> {
+    const family = await this.#tokens.revokeFamily(familyId);
+    await this.#revokeSession(familyId, family);
+  }
+
+  /**
+   * Lists the session as revoked for as long as one of its access tokens may be valid. Its family
+   * is revoked already, so none is signed after now (give or take `SIGNING_GRACE_MS`), nor after
+   * the family expires; each lives one access-token lifetime. That keeps an entry for minutes,
+   * not for the family's 30 days.
+   */
+  async #revokeSession(familyId: string, family: TokenFamily | null): Promise<void> {
+    const lastSigning = this.#now().getTime() + SIGNING_GRACE_MS;
+    const lastSigned = family ? Math.min(family.expiresAt.getTime(), lastSigning) : lastSigning;
+    await this.#revocations.revokeSession(familyId, new Date(lastSigned + this.#settings.accessTtlSeconds * 1000));
   }
 
   /**

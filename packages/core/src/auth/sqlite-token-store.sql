@@ -23,11 +23,10 @@ WHERE t.token_hash = @tokenHash;
 UPDATE refresh_tokens SET spent_at = @spentAt WHERE token_hash = @tokenHash;
 
 -- name: revokeFamily
--- Keeps the first revocation time when a family is revoked twice.
-UPDATE token_families SET revoked_at = @revokedAt WHERE id = @familyId AND revoked_at IS NULL;
+-- Keeps the first revocation time when a family is revoked twice, and returns the family either way.
+UPDATE token_families SET revoked_at = coalesce(revoked_at, @revokedAt) WHERE id = @familyId
+RETURNING id, user_id, expires_at, revoked_at;
 
 -- name: revokeAllForUser
-UPDATE token_families SET revoked_at = @revokedAt WHERE user_id = @userId AND revoked_at IS NULL;
-
--- name: isFamilyActive
-SELECT 1 FROM token_families WHERE id = @familyId AND revoked_at IS NULL AND expires_at > @now;
+UPDATE token_families SET revoked_at = @revokedAt WHERE user_id = @userId AND revoked_at IS NULL
+RETURNING id, user_id, expires_at, revoked_at;

@@ -11,7 +11,6 @@ const SQL = requireStatements(text, [
   'spendToken',
   'revokeFamily',
   'revokeAllForUser',
-  'isFamilyActive',
 ]);
 
 interface FamilyRow {
@@ -60,12 +59,13 @@ export class SqliteTokenStore implements TokenStore {
     return this.db
       .transaction((): RotateOutcome => {
         const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
-        if (!row || row.revoked_at !== null || row.expires_at <= now.getTime()) return { kind: 'invalid' };
+        if (!row || row.expires_at <= now.getTime()) return { kind: 'invalid' };
         const family = toFamily(row);
         if (row.spent_at !== null) {
           this.statements.revokeFamily.run({ familyId: row.id, revokedAt: now.getTime() });
           return { kind: 'reused', family };
         }
+        if (row.revoked_at !== null) return { kind: 'invalid' };
         this.statements.spendToken.run({ tokenHash, spentAt: now.getTime() });
         this.statements.insertToken.run({ tokenHash: nextTokenHash, familyId: row.id, createdAt: now.getTime() });
         return { kind: 'rotated', family };
@@ -78,16 +78,13 @@ export class SqliteTokenStore implements TokenStore {
     return row ? toFamily(row) : null;
   }
 
-  async revokeFamily(familyId: string): Promise<void> {
-    this.statements.revokeFamily.run({ familyId, revokedAt: Date.now() });
+  async revokeFamily(familyId: string): Promise<TokenFamily | null> {
+    const row = this.statements.revokeFamily.get({ familyId, revokedAt: Date.now() }) as FamilyRow | undefined;
+    return row ? toFamily(row) : null;
   }
 
-  async revokeAllForUser(userId: string): Promise<void> {
-    this.statements.revokeAllForUser.run({ userId, revokedAt: Date.now() });
-  }
-
-  async isFamilyActive(familyId: string, now: Date): Promise<boolean> {
-    return this.statements.isFamilyActive.get({ familyId, now: now.getTime() }) !== undefined;
+  async revokeAllForUser(userId: string): Promise<TokenFamily[]> {
+    return (this.statements.revokeAllForUser.all({ userId, revokedAt: Date.now() }) as FamilyRow[]).map(toFamily);
   }
 }
 

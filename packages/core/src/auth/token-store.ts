@@ -10,7 +10,11 @@ export interface TokenFamily {
 
 export type RotateOutcome =
   | { kind: 'rotated'; family: TokenFamily }
-  /** A spent token came back: the family is revoked, since one of its tokens leaked. */
+  /**
+   * A spent token came back: the family is revoked, since one of its tokens leaked. Said again
+   * each time it comes back while the family has not expired, so that a caller whose follow-up
+   * (ending the family's access tokens) failed gets another chance.
+   */
   | { kind: 'reused'; family: TokenFamily }
   | { kind: 'invalid' };
 
@@ -20,7 +24,11 @@ export interface TokenStore {
   rotate(tokenHash: string, nextTokenHash: string, now: Date): Promise<RotateOutcome>;
   /** The family the token belongs to, if any, whether spent or not. */
   findFamilyByToken(tokenHash: string): Promise<TokenFamily | null>;
-  revokeFamily(familyId: string): Promise<void>;
-  revokeAllForUser(userId: string): Promise<void>;
-  isFamilyActive(familyId: string, now: Date): Promise<boolean>;
+  /**
+   * Stops the family's refresh tokens; its access tokens live on until they are put on the
+   * `RevocationList`. Returns the family (revoked now or before), or null if there is none.
+   */
+  revokeFamily(familyId: string): Promise<TokenFamily | null>;
+  /** `revokeFamily` for each family of the user that was not revoked yet; returns those. */
+  revokeAllForUser(userId: string): Promise<TokenFamily[]>;
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SqliteRevocationList } from '../auth/sqlite-revocation-list.js';
 import { SqliteTokenStore } from '../auth/sqlite-token-store.js';
 import { SqliteTrackCatalog } from '../catalog/sqlite-track-catalog.js';
 import { migrateSqlite, openSqliteDatabase, pendingSqliteMigrations, type SqliteDatabase } from '../db/sqlite-database.js';
@@ -37,6 +38,8 @@ export interface EmbeddedOptions {
   readOnly?: boolean;
   metadata?: TrackMetadataProvider;
   source?: TrackSource;
+  /** How soon a logout in another process sharing the data dir takes effect here (default 1 s). */
+  revocationPollMs?: number;
 }
 
 export interface EmbeddedBackends extends MixtapeBackends {
@@ -71,12 +74,17 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
     await blobs.start();
     const rateLimitStores = new MemoryRateLimitStores();
     const index = new SqliteSearchIndex(db);
+    const revocations = new SqliteRevocationList(db, {
+      ...(options.revocationPollMs === undefined ? {} : { pollIntervalMs: options.revocationPollMs }),
+    });
+    await revocations.start();
     let closed = false;
     return {
       db,
       pendingMigrations,
       users: new SqliteUserStore(db),
       tokens: new SqliteTokenStore(db),
+      revocations,
       catalog: new SqliteTrackCatalog(db),
       library: new SqliteLibraryStore(db),
       queue: new SqliteJobQueue(db),
@@ -92,6 +100,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
         if (closed) return;
         closed = true;
         rateLimitStores.close();
+        await revocations.close();
         db.close();
       },
     };

@@ -1,7 +1,9 @@
+import Database from 'better-sqlite3';
+import jwt from 'jsonwebtoken';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   AuthService,
   ConflictError,
@@ -11,12 +13,15 @@ import {
   JwtKeyring,
   openEmbeddedBackends,
   PasswordHasher,
+  SqliteRevocationList,
   SqliteTokenStore,
   SqliteUserStore,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
+  type RevocationList,
 } from '../../src/index.js';
+import type { SqliteDatabase } from '../../src/db/sqlite-database.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
 
 // A cheap scrypt cost keeps the suite fast; the stored hash carries its cost either way.
@@ -27,11 +32,19 @@ const KEY_B = 'Zr8pW3qL6tN1vB9xC4mK7hJ2gF5dS0aQ';
 describe('AuthService', () => {
   let sqlite: TempSqlite;
   let now: Date;
+  /** Polls once a minute: whatever this process revokes must show without a poll. */
+  let revocations: SqliteRevocationList;
 
-  function service(keyring = JwtKeyring.fromSecrets([KEY_A]), settings = {}, extra: { hasher?: PasswordHasher; onLoginFailed?: () => void } = {}) {
+  function service(
+    keyring = JwtKeyring.fromSecrets([KEY_A]),
+    settings = {},
+    extra: { hasher?: PasswordHasher; onLoginFailed?: () => void; db?: SqliteDatabase; revocations?: RevocationList } = {},
+  ) {
+    const db = extra.db ?? sqlite.db;
     return new AuthService({
-      users: new SqliteUserStore(sqlite.db),
-      tokens: new SqliteTokenStore(sqlite.db),
+      users: new SqliteUserStore(db),
+      tokens: new SqliteTokenStore(db),
+      revocations: extra.revocations ?? revocations,
       keyring,
       hasher: extra.hasher ?? hasher,
       settings,
@@ -43,11 +56,16 @@ describe('AuthService', () => {
   const storedHash = (username: string) =>
     sqlite.db.prepare('SELECT password_hash FROM users WHERE username = ?').pluck().get(username) as string;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     sqlite = openTempSqlite();
     now = new Date();
+    revocations = new SqliteRevocationList(sqlite.db, { pollIntervalMs: 60_000 });
+    await revocations.start();
   });
-  afterEach(() => sqlite.close());
+  afterEach(async () => {
+    await revocations.close();
+    await sqlite.close();
+  });
 
   it('registers, logs in and authenticates', async () => {
     const auth = service();
@@ -192,9 +210,202 @@ describe('AuthService', () => {
     await first;
     expect(failures).toBe(2);
   });
+  describe('revocation', () => {
+    const signIn = async (auth: AuthService, username = 'alice') => {
+      await auth.register(username, 'correct horse battery');
+      return auth.login(username, 'correct horse battery');
+    };
+    const claimsOf = (accessToken: string) => jwt.decode(accessToken) as { jti: string; sid: string; exp: number };
+
+    /** A list that records each revoke and fails the first `failures` of them. */
+    function recording(inner: RevocationList, failures = 0) {
+      const sessions: { id: string; until: Date }[] = [];
+      let left = failures;
+      const list: RevocationList = {
+        async revokeSession(id, until) {
+          sessions.push({ id, until });
+          if (left > 0) {
+            left -= 1;
+            throw new UnavailableError('The revocation list cannot be written');
+          }
+          await inner.revokeSession(id, until);
+        },
+        revokeToken: (id, until) => inner.revokeToken(id, until),
+        isRevoked: (token) => inner.isRevoked(token),
+      };
+      return { list, sessions };
+    }
+
+    it('reads nothing from the database to authenticate, once the revocations are loaded', async () => {
+      const executed: string[] = [];
+      const counted = new Database(sqlite.path, { verbose: (sql) => executed.push(String(sql)) });
+      try {
+        const list = new SqliteRevocationList(counted, { pollIntervalMs: 60_000 });
+        await list.start();
+        const auth = service(undefined, {}, { db: counted, revocations: list });
+        const pair = await signIn(auth);
+        const other = await auth.login('alice', 'correct horse battery');
+        await auth.logout(await auth.authenticate(other.accessToken));
+        executed.length = 0;
+        for (let i = 0; i < 100; i++) await expect(auth.authenticate(pair.accessToken)).resolves.toMatchObject({ username: 'alice' });
+        for (let i = 0; i < 100; i++) await expect(auth.authenticate(other.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+        expect(executed).toEqual([]);
+        await list.close();
+      } finally {
+        counted.close();
+      }
+    });
+
+    it('refuses a logged-out access token at once, without waiting for a poll', async () => {
+      const auth = service();
+      const pair = await signIn(auth);
+      await auth.logout(await auth.authenticate(pair.accessToken));
+      await expect(auth.authenticate(pair.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      // Logging out without the refresh token still ends it: it belongs to the caller's session.
+      await expect(auth.refresh(pair.refreshToken)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+
+    it('refuses the access tokens of a family revoked by refresh-token reuse at once', async () => {
+      const auth = service();
+      const first = await signIn(auth);
+      const second = await auth.refresh(first.refreshToken);
+      await expect(auth.refresh(first.refreshToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      for (const pair of [first, second]) await expect(auth.authenticate(pair.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+
+    it('ends a session in another process sharing the database within its poll interval', async () => {
+      const lists = [0, 1].map(() => new SqliteRevocationList(sqlite.connect(), { pollIntervalMs: 50 }));
+      try {
+        await Promise.all(lists.map((list) => list.start()));
+        const [here, there] = lists.map((list) => service(undefined, {}, { revocations: list })) as [AuthService, AuthService];
+        const loggedOut = await signIn(here);
+        const reused = await here.login('alice', 'correct horse battery');
+        await expect(there.authenticate(loggedOut.accessToken)).resolves.toMatchObject({ username: 'alice' });
+        await expect(there.authenticate(reused.accessToken)).resolves.toMatchObject({ username: 'alice' });
+
+        await here.logout(await here.authenticate(loggedOut.accessToken), loggedOut.refreshToken);
+        await here.refresh(reused.refreshToken);
+        await expect(here.refresh(reused.refreshToken)).rejects.toBeInstanceOf(UnauthorizedError);
+        await vi.waitFor(
+          async () => {
+            await expect(there.authenticate(loggedOut.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+            await expect(there.authenticate(reused.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+          },
+          { timeout: 300, interval: 10 },
+        );
+      } finally {
+        await Promise.all(lists.map((list) => list.close()));
+      }
+    });
+
+    it('fails closed with 503 while the revocations are not loaded', async () => {
+      const unloaded = new SqliteRevocationList(sqlite.db);
+      const pair = await signIn(service());
+      await expect(service(undefined, {}, { revocations: unloaded }).authenticate(pair.accessToken)).rejects.toMatchObject({
+        code: 'ERR_UNAVAILABLE',
+      });
+      await unloaded.start();
+      await expect(service(undefined, {}, { revocations: unloaded }).authenticate(pair.accessToken)).resolves.toMatchObject({
+        username: 'alice',
+      });
+      await unloaded.close();
+    });
+
+    it('refuses one revoked access token by its jti, and not the others of its session', async () => {
+      const auth = service();
+      const first = await signIn(auth);
+      const second = await auth.refresh(first.refreshToken);
+      const { jti, exp } = claimsOf(first.accessToken);
+      await revocations.revokeToken(jti, new Date(exp * 1000));
+      await expect(auth.authenticate(first.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      await expect(auth.authenticate(second.accessToken)).resolves.toMatchObject({ username: 'alice' });
+    });
+
+    it('lists a session for as long as its access tokens can live, not for its family’s lifetime', async () => {
+      const { list, sessions } = recording(revocations);
+      const accessMs = 900_000;
+      const auth = service(undefined, {}, { revocations: list });
+      const pair = await signIn(auth);
+      await auth.logout(await auth.authenticate(pair.accessToken));
+      // None is signed once the family is revoked (but for a refresh just then), each living 15 minutes.
+      expect(sessions).toEqual([{ id: claimsOf(pair.accessToken).sid, until: new Date(now.getTime() + 5 * 60_000 + accessMs) }]);
+
+      // A family that expires sooner than that bounds it instead.
+      const brief = service(undefined, { refreshTtlSeconds: 60 }, { revocations: list });
+      const briefPair = await brief.login('alice', 'correct horse battery');
+      await brief.logout(await brief.authenticate(briefPair.accessToken));
+      expect(sessions[1]).toEqual({ id: claimsOf(briefPair.accessToken).sid, until: new Date(now.getTime() + 60_000 + accessMs) });
+    });
+
+    it('logs out again with the same access token when listing the session failed the first time', async () => {
+      const { list } = recording(revocations, 1);
+      const auth = service(undefined, {}, { revocations: list });
+      const pair = await signIn(auth);
+      await expect(auth.logout(await auth.authenticate(pair.accessToken), pair.refreshToken)).rejects.toBeInstanceOf(UnavailableError);
+      // The refresh token is gone already; the access token still works, so the client can retry.
+      await expect(auth.refresh(pair.refreshToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      const principal = await auth.authenticate(pair.accessToken);
+      await auth.logout(principal, pair.refreshToken);
+      await expect(auth.authenticate(pair.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+
+    it('ends the access tokens on the next replay when a reuse could not list the session', async () => {
+      const { list } = recording(revocations, 1);
+      const auth = service(undefined, {}, { revocations: list });
+      const first = await signIn(auth);
+      const second = await auth.refresh(first.refreshToken);
+      await expect(auth.refresh(first.refreshToken)).rejects.toBeInstanceOf(UnavailableError);
+      await expect(auth.refresh(first.refreshToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      await expect(auth.authenticate(second.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+    });
+
+    it('leaves alone the session of a refresh token that is not the caller’s', async () => {
+      const auth = service();
+      const alice = await signIn(auth);
+      const bob = await signIn(auth, 'bob');
+      await auth.logout(await auth.authenticate(alice.accessToken), bob.refreshToken);
+      await expect(auth.authenticate(alice.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      await expect(auth.authenticate(bob.accessToken)).resolves.toMatchObject({ username: 'bob' });
+      await expect(auth.refresh(bob.refreshToken)).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+  });
+
 });
 
 describe('createMixtape', () => {
+  const settings = {
+    keyring: JwtKeyring.fromSecrets([KEY_A]),
+    quotaBytes: 1024,
+    maxTrackBytes: 1024,
+    maxAttempts: 1,
+    retryBaseMs: 10,
+    jobLeaseMs: 1000,
+    workers: 0,
+    hasher,
+  };
+
+  it('ends a session logged out by another process on the same data dir within the revocation poll', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-logout-'));
+    const api = createMixtape(await openEmbeddedBackends({ dataDir, revocationPollMs: 50 }), settings);
+    const other = createMixtape(await openEmbeddedBackends({ dataDir, revocationPollMs: 50 }), settings);
+    try {
+      await api.auth.register('alice', 'correct horse battery');
+      const pair = await api.auth.login('alice', 'correct horse battery');
+      await expect(other.auth.authenticate(pair.accessToken)).resolves.toMatchObject({ username: 'alice' });
+      await api.auth.logout(await api.auth.authenticate(pair.accessToken), pair.refreshToken);
+      await expect(api.auth.authenticate(pair.accessToken)).rejects.toBeInstanceOf(UnauthorizedError);
+      await vi.waitFor(() => expect(other.auth.authenticate(pair.accessToken)).rejects.toBeInstanceOf(UnauthorizedError), {
+        timeout: 300,
+        interval: 10,
+      });
+    } finally {
+      await Promise.all([api.close(), other.close()]);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    // Closing the backends closes the list: it vouches for nothing any more.
+    expect(() => other.backends.revocations.isRevoked({ sid: 's', jti: 'j' })).toThrow(UnavailableError);
+  });
+
   it('counts refused logins in mixtape_login_failures_total, with no label', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-login-metrics-'));
     const mixtape = createMixtape(await openEmbeddedBackends({ dataDir }), {

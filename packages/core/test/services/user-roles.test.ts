@@ -5,6 +5,7 @@ import {
   JwtKeyring,
   NotFoundError,
   PasswordHasher,
+  SqliteRevocationList,
   SqliteTokenStore,
   SqliteUserStore,
   UserRoles,
@@ -17,19 +18,26 @@ describe('UserRoles', () => {
   let sqlite: TempSqlite;
   let auth: AuthService;
   let roles: UserRoles;
+  let revocations: SqliteRevocationList;
 
-  beforeEach(() => {
+  beforeEach(async () => {
     sqlite = openTempSqlite();
     const users = new SqliteUserStore(sqlite.db);
     roles = new UserRoles(users);
+    revocations = new SqliteRevocationList(sqlite.db);
+    await revocations.start();
     auth = new AuthService({
       users,
       tokens: new SqliteTokenStore(sqlite.db),
+      revocations,
       keyring: JwtKeyring.fromSecrets(['k7Qd9vX2mP4rT8wZ1yB6nC3fH5jL0sAe']),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
     });
   });
-  afterEach(() => sqlite.close());
+  afterEach(async () => {
+    await revocations.close();
+    await sqlite.close();
+  });
 
   it('never makes an admin of someone who registers, whatever the name', async () => {
     for (const username of ['Admin', 'root', 'administrator', 'boss', 'chief']) {
