@@ -75,6 +75,8 @@ export * from './health/search-health-check.js';
 export * from './health/disk-health-check.js';
 
 export * from './spotify/track-ref.js';
+export * from './validation/mixtape-validators.js';
+export * from './validation/field-checks.js';
 export * from './demo/demo-catalog.js';
 export * from './demo/demo-audio.js';
 export * from './demo/seed-demo-catalog.js';

@@ -1,53 +1,35 @@
 import { ValidationError } from '../errors.js';
+import { checkText, patternMessage } from '../validation/field-checks.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, type TextRule } from '../validation/mixtape-validators.js';
+import { TRACK_ID_IN_REF, TRACK_ID_SOURCE } from './spotify-track-patterns.js';
 
 /** A Spotify track id: 22 characters of base62. */
-export const TRACK_ID_PATTERN = /^[0-9A-Za-z]{22}$/;
+export const TRACK_ID_PATTERN = new RegExp(TRACK_ID_SOURCE);
 
-const MAX_REF_LENGTH = 512;
 const FIELD = 'track';
-const EXPECTED =
-  'must be a Spotify track id (22 letters and digits), a spotify:track:<id> URI or an https://open.spotify.com/track/<id> link';
 
-const URI = /^spotify:([a-z]+):(.*)$/;
-// The authority and path are matched by hand rather than with `new URL()`, which would
-// quietly drop tabs and newlines and read backslashes as slashes.
-const HTTPS_URL = /^https:\/\/([^/?#]+)(\/[^?#]*)(\?[^#]*)?$/i;
-const TRACK_PATH = /^\/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?\/)?([a-z]+)\/([^/]*)\/?$/;
-const CONTROL_OR_SPACE = /[\s\u0000-\u001f\u007f]/;
+// Only to say why a Spotify link or URI is refused; whether it is refused is the rule's pattern's call.
+const SPOTIFY_KIND = /^(?:spotify:|https:\/\/open\.spotify\.com\/(?:intl-[a-z]{2}(?:-[A-Za-z]{2})?\/)?)([a-z]+)[:/]/i;
 
 export function isTrackId(value: string): boolean {
   return TRACK_ID_PATTERN.test(value);
 }
 
 /**
- * The track id in a bare id, a `spotify:track:` URI or an open.spotify.com track link.
+ * The track id in a reference that `rule` accepts: by default a bare id, a `spotify:track:`
+ * URI or an open.spotify.com track link, with surrounding whitespace ignored.
  * @throws ValidationError on the `track` field for anything else.
  */
-export function parseTrackRef(input: string): string {
-  if (typeof input !== 'string') throw invalid('must be a string');
-  if (input.length > MAX_REF_LENGTH) throw invalid(`must be at most ${MAX_REF_LENGTH} characters`);
-  const ref = input.trim();
-  if (ref === '') throw invalid('is required');
-  if (CONTROL_OR_SPACE.test(ref)) throw invalid(EXPECTED);
-  if (isTrackId(ref)) return ref;
-
-  const uri = URI.exec(ref);
-  if (uri) return trackIdOf(uri[1] ?? '', uri[2] ?? '');
-
-  const url = HTTPS_URL.exec(ref);
-  if (url && url[1]?.toLowerCase() === 'open.spotify.com') {
-    const path = TRACK_PATH.exec(url[2] ?? '');
-    if (path) return trackIdOf(path[1] ?? '', path[2] ?? '');
-  }
-  throw invalid(EXPECTED);
-}
-
-function trackIdOf(kind: string, id: string): string {
-  if (kind !== 'track') throw invalid(`points to a Spotify ${kind}, not a track`);
-  if (!isTrackId(id)) throw invalid('does not hold a valid track id (22 letters and digits)');
+export function parseTrackRef(input: string, rule: TextRule = DEFAULT_MIXTAPE_VALIDATORS.trackRef): string {
+  const ref = checkText(FIELD, rule, input, whyNotATrack);
+  const id = TRACK_ID_IN_REF.exec(ref)?.[1];
+  // A rule may accept forms with no id in them; those are no track either.
+  if (id === undefined) throw ValidationError.field(FIELD, patternMessage(rule));
   return id;
 }
 
-function invalid(message: string): ValidationError {
-  return ValidationError.field(FIELD, message);
+/** A pointed message for a link or URI to an album, a playlist or an episode; nothing otherwise. */
+function whyNotATrack(ref: string): string | undefined {
+  const kind = SPOTIFY_KIND.exec(ref)?.[1]?.toLowerCase();
+  return kind && kind !== 'track' ? `points to a Spotify ${kind}, not a track` : undefined;
 }
