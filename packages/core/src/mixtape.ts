@@ -30,6 +30,7 @@ import type { TrackSource } from './sources/track-source.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { UserRoles } from './users/user-roles.js';
 import type { UserStore } from './users/user-store.js';
+import { mixtapeValidators, type MixtapeValidators } from './validation/mixtape-validators.js';
 
 /** Every port Mixtape needs, whichever adapters fill them. */
 export interface MixtapeBackends {
@@ -69,6 +70,8 @@ export interface MixtapeSettings {
   /** How long `close` lets jobs in flight finish before handing them back (default 10 s). */
   shutdownGraceMs?: number;
   auth?: Partial<AuthSettings>;
+  /** Rules on what callers send, each replacing the contract's (`DEFAULT_MIXTAPE_VALIDATORS`) whole. */
+  validators?: Partial<MixtapeValidators>;
   /** How many password hashes run at once, and how many may wait (see `HashGate`). */
   passwordHashing?: HashGateOptions;
   /** Replaces the default hasher (OWASP's scrypt cost behind a gate of `passwordHashing`). */
@@ -89,6 +92,8 @@ export interface Mixtape {
   auth: AuthService;
   /** Who holds which role, read from the database each time. */
   roles: UserRoles;
+  /** What every service checks its input against; the server builds its schemas and its document from them. */
+  validators: MixtapeValidators;
   search: TrackSearch;
   resolver: TrackResolver;
   downloads: DownloadService;
@@ -110,6 +115,8 @@ export function createMixtape(
   settings: MixtapeSettings,
   options: { registry?: Registry; onWorkerEvent?: (event: WorkerEvent) => void } = {},
 ): Mixtape {
+  // First, so that a rule that cannot hold stops the start as a configuration error.
+  const validators = mixtapeValidators(settings.validators);
   const metrics = createMixtapeMetrics(options.registry ?? new Registry(), {
     jobCounts: () => backends.queue.countByStatus(),
     storedBytes: () => backends.catalog.storedBytes(),
@@ -179,6 +186,7 @@ export function createMixtape(
   let closing: Promise<void> | undefined;
   return {
     reconciler,
+    validators,
     outboxRelay,
     backends,
     metrics,
@@ -192,12 +200,14 @@ export function createMixtape(
       hasher: settings.hasher ?? new PasswordHasher(DEFAULT_SCRYPT_COST, new HashGate(settings.passwordHashing)),
       ...(settings.auth ? { settings: settings.auth } : {}),
       onLoginFailed: () => metrics.loginFailures.inc(),
+      validators,
     }),
     roles: new UserRoles(backends.users),
     search: new TrackSearch({
       index,
       catalog,
       onDegraded: (degraded) => metrics.searchDegraded.set(degraded ? 1 : 0),
+      validators,
     }),
     downloads: new DownloadService({
       queue,
@@ -209,8 +219,9 @@ export function createMixtape(
         maxActiveJobsPerUser: settings.maxActiveJobsPerUser ?? 20,
       },
       onEnqueued: () => workers.wake(),
+      validators,
     }),
-    library: new LibraryService({ library: libraryStore, catalog, blobs, locks, quotaBytes: settings.quotaBytes }),
+    library: new LibraryService({ library: libraryStore, catalog, blobs, locks, quotaBytes: settings.quotaBytes, validators }),
     health: (only) =>
       runHealthChecks(backends.healthChecks, {
         timeoutMs: settings.healthTimeoutMs ?? 2000,

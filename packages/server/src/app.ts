@@ -5,7 +5,7 @@ import { notFoundHandler, problemHandler } from './http/problem.js';
 import { clientAddressKey, rateLimit } from './http/rate-limit.js';
 import { requestId } from './http/request-context.js';
 import type { Logger } from './logger.js';
-import { openApiDocument } from './openapi.js';
+import { openApiDocumentFor } from './openapi.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { authRoutes } from './routes/auth-routes.js';
 import { downloadRoutes } from './routes/download-routes.js';
@@ -52,6 +52,8 @@ export function createApp(options: AppOptions): Express {
 
   const api = express.Router();
   api.use(express.json({ limit: '16kb', strict: true, type: ['application/json', 'application/*+json'] }));
+  // Stated from the same validators the routes' schemas are built from.
+  const openApiDocument = openApiDocumentFor(mixtape.validators);
   api.get('/openapi.json', (_req, res) => {
     res.json(openApiDocument);
   });

@@ -1,8 +1,13 @@
-/** The component schemas of the OpenAPI document: the shapes of API.md. */
+/** The component schemas of the OpenAPI document: the shapes of API.md, the rules of core's validators. */
+
+import { JOB_STATUSES, loginRules, type MixtapeValidators } from '@mixtape/core';
+import { textSchema } from './openapi-from-validators.js';
 
 type Json = Record<string, unknown>;
 
-export const TRACK_ID = { type: 'string', pattern: '^[0-9A-Za-z]{22}$', description: 'A Spotify track id: 22 characters of base62' };
+export function trackIdSchema(rules: MixtapeValidators): Json {
+  return textSchema(rules.trackId, { description: 'A Spotify track id, in base62' });
+}
 
 const ref = (schema: string): Json => ({ $ref: `#/components/schemas/${schema}` });
 
@@ -33,105 +38,104 @@ const healthCheck = object(
 
 // Response schemas stay open (no `additionalProperties: false`) so the server may add fields;
 // request bodies are closed, as the server rejects unknown fields.
-export const schemas: Record<string, Json> = {
-  Track: object(
-    {
-      id: TRACK_ID,
-      title: text,
-      artists: { type: 'array', items: text },
-      album: text,
-      durationMs: integer(),
-      isrc: text,
-      available: { type: 'boolean', description: 'Whether the audio is stored and can be added to a library at once' },
-      sizeBytes: integer(),
-    },
-    ['isrc', 'sizeBytes'],
-  ),
-  JobStatus: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'], description: '`completed`, `failed` and `cancelled` are final' },
-  JobProgress: object({ bytes: integer(), totalBytes: integer() }, ['totalBytes']),
-  Job: object(
-    {
+export function componentSchemas(rules: MixtapeValidators): Record<string, Json> {
+  const trackId = trackIdSchema(rules);
+  const login = loginRules(rules);
+  return {
+    Track: object(
+      {
+        id: trackId,
+        title: text,
+        artists: { type: 'array', items: text },
+        album: text,
+        durationMs: integer(),
+        isrc: text,
+        available: { type: 'boolean', description: 'Whether the audio is stored and can be added to a library at once' },
+        sizeBytes: integer(),
+      },
+      ['isrc', 'sizeBytes'],
+    ),
+    JobStatus: { type: 'string', enum: [...JOB_STATUSES], description: '`completed`, `failed` and `cancelled` are final' },
+    JobProgress: object({ bytes: integer(), totalBytes: integer() }, ['totalBytes']),
+    Job: object(
+      {
+        id: text,
+        trackId,
+        status: ref('JobStatus'),
+        attempts: integer(),
+        maxAttempts: integer(1),
+        nextAttemptAt: dateTime,
+        progress: ref('JobProgress'),
+        error: object({ code: text, message: text }),
+        createdAt: dateTime,
+        updatedAt: dateTime,
+      },
+      ['nextAttemptAt', 'progress', 'error'],
+    ),
+    JobPage: object({ items: { type: 'array', items: ref('Job') }, total: integer() }),
+    LibraryEntry: object({ track: ref('Track'), addedAt: dateTime, sizeBytes: integer() }),
+    LibraryPage: object({ items: { type: 'array', items: ref('LibraryEntry') }, total: integer() }),
+    SearchResult: object({ items: { type: 'array', items: ref('Track') }, total: integer(), degraded: { type: 'boolean' } }),
+    ReconcileReport: object({
+      startedAt: dateTime,
+      finishedAt: dateTime,
+      dryRun: { type: 'boolean' },
+      checked: object({ files: integer(), rows: integer(), documents: integer() }),
+      found: reconcileCounts,
+      repaired: reconcileCounts,
+    }),
+    TokenPair: object({
+      accessToken: text,
+      refreshToken: text,
+      tokenType: { const: 'Bearer' },
+      expiresIn: { type: 'integer', minimum: 1, description: 'Seconds until the access token expires' },
+    }),
+    RegisteredUser: object({ id: text, username: text }),
+    Me: object({
       id: text,
-      trackId: TRACK_ID,
-      status: ref('JobStatus'),
-      attempts: integer(),
-      maxAttempts: integer(1),
-      nextAttemptAt: dateTime,
-      progress: ref('JobProgress'),
-      error: object({ code: text, message: text }),
-      createdAt: dateTime,
-      updatedAt: dateTime,
-    },
-    ['nextAttemptAt', 'progress', 'error'],
-  ),
-  JobPage: object({ items: { type: 'array', items: ref('Job') }, total: integer() }),
-  LibraryEntry: object({ track: ref('Track'), addedAt: dateTime, sizeBytes: integer() }),
-  LibraryPage: object({ items: { type: 'array', items: ref('LibraryEntry') }, total: integer() }),
-  SearchResult: object({ items: { type: 'array', items: ref('Track') }, total: integer(), degraded: { type: 'boolean' } }),
-  ReconcileReport: object({
-    startedAt: dateTime,
-    finishedAt: dateTime,
-    dryRun: { type: 'boolean' },
-    checked: object({ files: integer(), rows: integer(), documents: integer() }),
-    found: reconcileCounts,
-    repaired: reconcileCounts,
-  }),
-  TokenPair: object({
-    accessToken: text,
-    refreshToken: text,
-    tokenType: { const: 'Bearer' },
-    expiresIn: { type: 'integer', minimum: 1, description: 'Seconds until the access token expires' },
-  }),
-  RegisteredUser: object({ id: text, username: text }),
-  Me: object({
-    id: text,
-    username: text,
-    roles: { type: 'array', items: text, description: '`user`, and `admin` while granted by `mixtape admin grant` (read from the database on each request)' },
-    quota: object({ usedBytes: integer(), limitBytes: integer() }),
-  }),
-  RegisterRequest: object(
-    {
-      username: { type: 'string', pattern: '^[A-Za-z0-9_.-]{3,32}$' },
-      password: { type: 'string', minLength: 10, maxLength: 128 },
-    },
-    [],
-    true,
-  ),
-  // Login does not restate the registration rules: any wrong pair is the same 401.
-  LoginRequest: object({ username: { type: 'string', minLength: 1, maxLength: 128 }, password: { type: 'string', minLength: 1, maxLength: 128 } }, [], true),
-  RefreshRequest: object({ refreshToken: { type: 'string', minLength: 1 } }, [], true),
-  DownloadRequest: object(
-    {
-      track: {
-        type: 'string',
-        minLength: 1,
-        maxLength: 512,
-        description: 'A Spotify track id, `spotify:track:ID`, or `https://open.spotify.com/track/ID` (query string allowed)',
-        examples: ['4uLU6hMCjMI75M1A2tKUQC', 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC?si=x'],
+      username: text,
+      roles: { type: 'array', items: text, description: '`user`, and `admin` while granted by `mixtape admin grant` (read from the database on each request)' },
+      quota: object({ usedBytes: integer(), limitBytes: integer() }),
+    }),
+    RegisterRequest: object({ username: textSchema(rules.username), password: textSchema(rules.password) }, [], true),
+    // Login does not restate the registration rules, only their longest lengths: any wrong pair is the same 401.
+    LoginRequest: object({ username: textSchema(login.username), password: textSchema(login.password) }, [], true),
+    RefreshRequest: object({ refreshToken: textSchema(rules.refreshToken) }, [], true),
+    LogoutRequest: object(
+      { refreshToken: textSchema(rules.refreshToken, { description: 'Ends the session this token belongs to as well, when it is yours' }) },
+      ['refreshToken'],
+      true,
+    ),
+    DownloadRequest: object(
+      {
+        track: textSchema(rules.trackRef, {
+          description: 'A Spotify track id, `spotify:track:ID`, or `https://open.spotify.com/track/ID` (query string allowed).',
+          examples: ['4uLU6hMCjMI75M1A2tKUQC', 'spotify:track:4uLU6hMCjMI75M1A2tKUQC', 'https://open.spotify.com/track/4uLU6hMCjMI75M1A2tKUQC?si=x'],
+        }),
       },
-    },
-    [],
-    true,
-  ),
-  FieldProblem: object({ path: text, message: text }),
-  Problem: object(
-    {
-      type: {
-        type: 'string',
-        format: 'uri-reference',
-        description:
-          'Ends in one of `validation`, `unauthorized`, `forbidden`, `not-found`, `conflict`, `rate-limited`, `quota-exceeded`, `unavailable`, `internal`',
+      [],
+      true,
+    ),
+    FieldProblem: object({ path: text, message: text }),
+    Problem: object(
+      {
+        type: {
+          type: 'string',
+          format: 'uri-reference',
+          description:
+            'Ends in one of `validation`, `unauthorized`, `forbidden`, `not-found`, `conflict`, `rate-limited`, `quota-exceeded`, `unavailable`, `internal`',
+        },
+        title: text,
+        status: { type: 'integer', minimum: 400, maximum: 599 },
+        detail: text,
+        errors: { type: 'array', items: ref('FieldProblem') },
       },
-      title: text,
-      status: { type: 'integer', minimum: 400, maximum: 599 },
-      detail: text,
-      errors: { type: 'array', items: ref('FieldProblem') },
-    },
-    ['errors'],
-  ),
-  Health: object({
-    status: { enum: ['pass', 'warn', 'fail'] },
-    checks: { type: 'object', description: 'Keyed by `<component>:<measurement>`', additionalProperties: { type: 'array', items: healthCheck } },
-  }),
-};
+      ['errors'],
+    ),
+    Health: object({
+      status: { enum: ['pass', 'warn', 'fail'] },
+      checks: { type: 'object', description: 'Keyed by `<component>:<measurement>`', additionalProperties: { type: 'array', items: healthCheck } },
+    }),
+  };
+}
 

@@ -4,6 +4,8 @@ import type { Job, JobStatus, Page, PageRequest } from '../model.js';
 import type { LibraryStore } from '../library/library-store.js';
 import type { TrackResolver } from '../catalog/track-resolver.js';
 import { parseTrackRef } from '../spotify/track-ref.js';
+import { checkPage } from '../validation/field-checks.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validation/mixtape-validators.js';
 
 export interface DownloadSettings {
   quotaBytes: number;
@@ -19,6 +21,7 @@ export class DownloadService {
   readonly #library: LibraryStore;
   readonly #settings: DownloadSettings;
   readonly #onEnqueued: () => void;
+  readonly #validators: MixtapeValidators;
 
   constructor(deps: {
     queue: JobQueue;
@@ -27,12 +30,15 @@ export class DownloadService {
     settings: DownloadSettings;
     /** Wakes idle in-process workers so a new job starts at once rather than at the next poll. */
     onEnqueued?: () => void;
+    /** The track reference and paging rules (`trackRef`, `downloadPage`). */
+    validators?: MixtapeValidators;
   }) {
     this.#queue = deps.queue;
     this.#resolver = deps.resolver;
     this.#library = deps.library;
     this.#settings = deps.settings;
     this.#onEnqueued = deps.onEnqueued ?? (() => undefined);
+    this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
   }
 
   /**
@@ -42,7 +48,7 @@ export class DownloadService {
    * @throws ValidationError, NotFoundError, QuotaExceededError, TooManyJobsError, UnavailableError
    */
   async request(userId: string, trackRef: string): Promise<Job> {
-    const trackId = parseTrackRef(trackRef);
+    const trackId = parseTrackRef(trackRef, this.#validators.trackRef);
     // A repeat needs no look-up of the track; the enqueue below decides for racing requests.
     const active = await this.#queue.findActive(userId, trackId);
     if (active) return active;
@@ -83,8 +89,9 @@ export class DownloadService {
     return job;
   }
 
-  list(userId: string, query: PageRequest & { status?: JobStatus }): Promise<Page<Job>> {
-    return this.#queue.list({ ...query, userId });
+  /** A page left out, or given in part, takes the defaults of `downloadPage`. */
+  async list(userId: string, query: Partial<PageRequest> & { status?: JobStatus } = {}): Promise<Page<Job>> {
+    return this.#queue.list({ ...query, ...checkPage(this.#validators.downloadPage, query), userId });
   }
 
   async cancel(userId: string, jobId: string): Promise<CancelOutcome> {

@@ -7,6 +7,8 @@ import { toTrack, type CatalogTrack, type LibraryEntry, type Page, type PageRequ
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { LibraryStore } from './library-store.js';
 import { releaseUnheldAudio } from './release-unheld-audio.js';
+import { checkPage } from '../validation/field-checks.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validation/mixtape-validators.js';
 
 export interface LibraryFile {
   track: CatalogTrack;
@@ -22,21 +24,32 @@ export class LibraryService {
   readonly #blobs: BlobStore;
   readonly #locks: LockManager;
   readonly #quotaBytes: number;
+  readonly #validators: MixtapeValidators;
 
-  constructor(deps: { library: LibraryStore; catalog: TrackCatalog; blobs: BlobStore; locks: LockManager; quotaBytes: number }) {
+  constructor(deps: {
+    library: LibraryStore;
+    catalog: TrackCatalog;
+    blobs: BlobStore;
+    locks: LockManager;
+    quotaBytes: number;
+    /** The paging rules (`libraryPage`). */
+    validators?: MixtapeValidators;
+  }) {
     this.#library = deps.library;
     this.#catalog = deps.catalog;
     this.#blobs = deps.blobs;
     this.#locks = deps.locks;
     this.#quotaBytes = deps.quotaBytes;
+    this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
   }
 
   async quota(userId: string): Promise<{ usedBytes: number; limitBytes: number }> {
     return { usedBytes: await this.#library.usedBytes(userId), limitBytes: this.#quotaBytes };
   }
 
-  async list(userId: string, page: PageRequest): Promise<Page<LibraryEntry>> {
-    const items = await this.#library.list(userId, page);
+  /** A page left out, or given in part, takes the defaults of `libraryPage`. */
+  async list(userId: string, page: Partial<PageRequest> = {}): Promise<Page<LibraryEntry>> {
+    const items = await this.#library.list(userId, checkPage(this.#validators.libraryPage, page));
     const tracks = new Map((await this.#catalog.getMany(items.items.map((i) => i.trackId))).map((t) => [t.id, t]));
     return {
       total: items.total,

@@ -1,7 +1,8 @@
-import { ValidationError } from '../errors.js';
 import type { CatalogTrack, Page, PageRequest, Track } from '../model.js';
 import { toTrack } from '../model.js';
 import type { TrackCatalog } from '../catalog/track-catalog.js';
+import { checkPage, checkText } from '../validation/field-checks.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validation/mixtape-validators.js';
 import type { SearchIndex } from './search-index.js';
 
 export interface SearchResult extends Page<Track> {
@@ -9,36 +10,30 @@ export interface SearchResult extends Page<Track> {
   degraded: boolean;
 }
 
-export const QUERY_LENGTH = { min: 1, max: 200 } as const;
-/**
- * C0 controls, DEL and C1 controls. No one types them into a search, and they reach the
- * engine's query syntax: a NUL made the embedded index fail, which served the fallback and
- * flagged search as degraded.
- */
-export const QUERY_CONTROL_CHARACTERS = /\p{Cc}/u;
-
 /** Searches the index, and falls back to the catalog when the index fails, saying so. */
 export class TrackSearch {
   readonly #index: SearchIndex;
   readonly #catalog: TrackCatalog;
   readonly #onDegraded: (degraded: boolean, error?: unknown) => void;
+  readonly #validators: MixtapeValidators;
 
   constructor(deps: {
     index: SearchIndex;
     catalog: TrackCatalog;
     onDegraded?: (degraded: boolean, error?: unknown) => void;
+    /** The query and paging rules (`searchQuery`, `searchPage`). */
+    validators?: MixtapeValidators;
   }) {
     this.#index = deps.index;
     this.#catalog = deps.catalog;
     this.#onDegraded = deps.onDegraded ?? (() => undefined);
+    this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
   }
 
-  async search(query: string, page: PageRequest): Promise<SearchResult> {
-    const q = query.trim();
-    if (q.length < QUERY_LENGTH.min || q.length > QUERY_LENGTH.max) {
-      throw ValidationError.field('q', `must be ${QUERY_LENGTH.min} to ${QUERY_LENGTH.max} characters`);
-    }
-    if (QUERY_CONTROL_CHARACTERS.test(q)) throw ValidationError.field('q', 'must not contain control characters');
+  /** A page left out, or given in part, takes the defaults of `searchPage`. */
+  async search(query: string, pageRequest: Partial<PageRequest> = {}): Promise<SearchResult> {
+    const q = checkText('q', this.#validators.searchQuery, query);
+    const page = checkPage(this.#validators.searchPage, pageRequest);
     let hits: Page<string>;
     try {
       hits = await this.#index.search(q, page);

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { TRACK_ID_PATTERN, ValidationError, type FieldProblem } from '@mixtape/core';
+import { ValidationError, type FieldProblem } from '@mixtape/core';
 
 /**
  * Checks one part of a request against its schema and returns the converted value. JSON bodies
@@ -44,12 +44,3 @@ function prototypeKeys(value: unknown): FieldProblem[] {
   }
   return found;
 }
-
-export const schemas = {
-  trackId: Joi.string().pattern(TRACK_ID_PATTERN).required().messages({
-    'string.pattern.base': '{{#label}} must be a Spotify track id: 22 letters and digits',
-  }),
-  jobId: Joi.string().guid({ version: 'uuidv4' }).required().messages({ 'string.guid': '{{#label}} must be a job id' }),
-  limit: (max: number, fallback: number) => Joi.number().integer().min(1).max(max).default(fallback),
-  offset: Joi.number().integer().min(0).max(1000).default(0),
-} as const;

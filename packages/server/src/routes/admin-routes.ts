@@ -1,21 +1,20 @@
 import { Router } from 'express';
 import Joi from 'joi';
-import { ConflictError, JOB_STATUSES, NotFoundError } from '@mixtape/core';
+import { ConflictError, JOB_STATUSES, NotFoundError, type MixtapeValidators } from '@mixtape/core';
 import { authenticate, requireAdmin } from '../http/authenticate.js';
 import { jobResource } from '../http/job-resource.js';
-import { parse, schemas } from '../http/validate.js';
+import { joiPage, joiText } from '../http/joi-from-validators.js';
+import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
-const listQuery = Joi.object({
-  status: Joi.string().valid(...JOB_STATUSES),
-  limit: schemas.limit(200, 50),
-  offset: schemas.offset,
-});
-const jobParams = Joi.object({ jobId: schemas.jobId });
+const listQuerySchema = (rules: MixtapeValidators) => Joi.object({ status: Joi.string().valid(...JOB_STATUSES), ...joiPage(rules.adminJobPage) });
+const jobParamsSchema = (rules: MixtapeValidators) => Joi.object({ jobId: joiText(rules.jobId).required() });
 const reconcileQuery = Joi.object({ dryRun: Joi.boolean().default(false) });
 
 export function adminRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
+  const listQuery = listQuerySchema(mixtape.validators);
+  const jobParams = jobParamsSchema(mixtape.validators);
   const { queue } = mixtape.backends;
   const admin = [authenticate(mixtape.auth), requireAdmin(mixtape.roles)];
 

@@ -1,24 +1,21 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import Joi from 'joi';
-import { PASSWORD_LENGTH, USERNAME_PATTERN } from '@mixtape/core';
+import { loginRules, type MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { clientAddressKey, rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
+import { joiText } from '../http/joi-from-validators.js';
 import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
-const credentials = Joi.object({
-  username: Joi.string().pattern(USERNAME_PATTERN).required().messages({
-    'string.pattern.base': '{{#label}} must be 3 to 32 letters, digits, dots, dashes or underscores',
-  }),
-  password: Joi.string().min(PASSWORD_LENGTH.min).max(PASSWORD_LENGTH.max).required(),
-});
+const credentialsSchema = (rules: MixtapeValidators) =>
+  Joi.object({ username: joiText(rules.username).required(), password: joiText(rules.password).required() });
 
 // Login checks lengths only, so every wrong pair gets the same 401.
-const login = Joi.object({
-  username: Joi.string().min(1).max(64).required(),
-  password: Joi.string().min(1).max(PASSWORD_LENGTH.max).required(),
-});
+const loginSchema = (rules: MixtapeValidators) => {
+  const login = loginRules(rules);
+  return Joi.object({ username: joiText(login.username).required(), password: joiText(login.password).required() });
+};
 
 interface LoginBody {
   username: string;
@@ -26,19 +23,26 @@ interface LoginBody {
 }
 
 /** Parses the login body ahead of the limits, which key on its username. */
-const parseLogin: RequestHandler = (req, res, next) => {
-  res.locals.login = parse(login, req.body, 'body');
-  next();
-};
+const loginParser =
+  (login: Joi.ObjectSchema): RequestHandler =>
+  (req, res, next) => {
+    res.locals.login = parse(login, req.body, 'body');
+    next();
+  };
 
 const loginOf = (res: Response): LoginBody => res.locals.login as LoginBody;
 
-const refresh = Joi.object({ refreshToken: Joi.string().min(1).max(512).required() });
-const logout = Joi.object({ refreshToken: Joi.string().min(1).max(512) });
+const refreshSchema = (rules: MixtapeValidators) => Joi.object({ refreshToken: joiText(rules.refreshToken).required() });
+// Logging out needs only the bearer token; a refresh token given ends its session too.
+const logoutSchema = (rules: MixtapeValidators) => Joi.object({ refreshToken: joiText(rules.refreshToken) });
 
 export function authRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
   const { auth } = mixtape;
+  const credentials = credentialsSchema(mixtape.validators);
+  const parseLogin = loginParser(loginSchema(mixtape.validators));
+  const refresh = refreshSchema(mixtape.validators);
+  const logout = logoutSchema(mixtape.validators);
 
   router.post('/auth/register', rateLimit(limits, policies.register, clientAddressKey), async (req, res) => {
     const body = parse(credentials, req.body, 'body');

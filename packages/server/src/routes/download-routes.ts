@@ -1,24 +1,25 @@
 import { Router } from 'express';
 import Joi from 'joi';
-import { ConflictError, JOB_STATUSES, NotFoundError } from '@mixtape/core';
+import { ConflictError, JOB_STATUSES, NotFoundError, type MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { streamJobEvents } from '../http/job-event-stream.js';
 import { jobResource } from '../http/job-resource.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
-import { parse, schemas } from '../http/validate.js';
+import { joiPage, joiText } from '../http/joi-from-validators.js';
+import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
-const requestBody = Joi.object({ track: Joi.string().trim().min(1).max(512).required() });
-const listQuery = Joi.object({
-  status: Joi.string().valid(...JOB_STATUSES),
-  limit: schemas.limit(50, 20),
-  offset: schemas.offset,
-});
-const jobParams = Joi.object({ jobId: schemas.jobId });
+// DownloadService checks the reference's form itself, and says why a link is not a track.
+const requestBodySchema = (rules: MixtapeValidators) => Joi.object({ track: joiText(rules.trackRef, { patternCheckedByService: true }).required() });
+const listQuerySchema = (rules: MixtapeValidators) => Joi.object({ status: Joi.string().valid(...JOB_STATUSES), ...joiPage(rules.downloadPage) });
+const jobParamsSchema = (rules: MixtapeValidators) => Joi.object({ jobId: joiText(rules.jobId).required() });
 
 export function downloadRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
+  const requestBody = requestBodySchema(mixtape.validators);
+  const listQuery = listQuerySchema(mixtape.validators);
+  const jobParams = jobParamsSchema(mixtape.validators);
   const { downloads } = mixtape;
   // Per route rather than router.use, so a refused request still carries its route's label.
   const signedIn = authenticate(mixtape.auth);

@@ -1,16 +1,18 @@
 import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import Joi from 'joi';
+import type { MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { parseRange } from '../http/byte-range.js';
 import { sendProblem } from '../http/problem.js';
 import { contentDisposition } from '../http/content-disposition.js';
 import { principalOf } from '../http/request-context.js';
-import { parse, schemas } from '../http/validate.js';
+import { joiPage, joiText } from '../http/joi-from-validators.js';
+import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
-const listQuery = Joi.object({ limit: schemas.limit(100, 50), offset: schemas.offset });
-const trackParams = Joi.object({ trackId: schemas.trackId });
+const listQuerySchema = (rules: MixtapeValidators) => Joi.object(joiPage(rules.libraryPage));
+const trackParamsSchema = (rules: MixtapeValidators) => Joi.object({ trackId: joiText(rules.trackId).required() });
 
 /**
  * If-None-Match by RFC 9110's weak comparison. Not Express's `req.fresh`: it calls any request
@@ -25,6 +27,8 @@ function etagMatches(header: string | undefined, etag: string): boolean {
 
 export function libraryRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
+  const listQuery = listQuerySchema(mixtape.validators);
+  const trackParams = trackParamsSchema(mixtape.validators);
   const { library } = mixtape;
   const signedIn = authenticate(mixtape.auth);
 

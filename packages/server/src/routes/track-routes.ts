@@ -1,28 +1,21 @@
 import { Router } from 'express';
 import Joi from 'joi';
-import { QUERY_CONTROL_CHARACTERS, QUERY_LENGTH, toTrack } from '@mixtape/core';
+import { toTrack, type MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
-import { parse, schemas } from '../http/validate.js';
+import { joiPage, joiText } from '../http/joi-from-validators.js';
+import { parse } from '../http/validate.js';
 import type { RouteContext } from './route-context.js';
 
-const searchQuery = Joi.object({
-  // The same rules as TrackSearch's, so the answer names `q` before any work is done.
-  q: Joi.string()
-    .trim()
-    .min(QUERY_LENGTH.min)
-    .max(QUERY_LENGTH.max)
-    .pattern(QUERY_CONTROL_CHARACTERS, { invert: true })
-    .required()
-    .messages({ 'string.pattern.invert.base': '{{#label}} must not contain control characters' }),
-  limit: schemas.limit(50, 20),
-  offset: schemas.offset,
-});
-const trackParams = Joi.object({ trackId: schemas.trackId });
+// TrackSearch's own rules, so the answer names `q` before any work is done.
+const searchQuerySchema = (rules: MixtapeValidators) => Joi.object({ q: joiText(rules.searchQuery).required(), ...joiPage(rules.searchPage) });
+const trackParamsSchema = (rules: MixtapeValidators) => Joi.object({ trackId: joiText(rules.trackId).required() });
 
 export function trackRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
+  const searchQuery = searchQuerySchema(mixtape.validators);
+  const trackParams = trackParamsSchema(mixtape.validators);
   const signedIn = authenticate(mixtape.auth);
 
   router.get('/tracks/search', signedIn, rateLimit(limits, policies.search, (_req, res) => `user:${principalOf(res).userId}`), async (req, res) => {
