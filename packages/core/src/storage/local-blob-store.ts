@@ -1,9 +1,10 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto';
+import type { Stats } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, utimes, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { MixtapeError, NotFoundError, ValidationError } from '../errors.js';
-import type { BlobDraft, BlobInfo, BlobStore, ByteRange, StoredBlob } from './blob-store.js';
+import { LeaseLostError, MixtapeError, NotFoundError, ValidationError } from '../errors.js';
+import type { BeginOptions, BlobDraft, BlobInfo, BlobOwner, BlobStore, ByteRange, StoredBlob } from './blob-store.js';
 
 export interface LocalBlobStoreOptions {
   root: string;
@@ -18,11 +19,16 @@ export interface LocalBlobStoreOptions {
 
 const KEY_PATTERN = /^[0-9a-f]{64}$/;
 const SHARD_PATTERN = /^[0-9a-f]{2}$/;
+/** A job id or lease token that can be part of a file name: no dot, no separator. */
+const OWNER_PART = /^[A-Za-z0-9_-]{1,128}$/;
+const PART = '.part';
 
 /**
  * Blobs on the local disk, addressed by SHA-256: `${root}/blobs/<aa>/<bb>/<sha256hex>`.
  * Writes go to `${root}/tmp` and are renamed into place only once complete and fsynced,
- * so a crash never leaves a partial file under a key.
+ * so a crash never leaves a partial file under a key. A write owned by a job attempt is
+ * `tmp/<jobId>.<leaseToken>.part`; beginning one removes every earlier temp file of that job,
+ * so what a killed attempt left goes as soon as the job runs again.
  */
 export class LocalBlobStore implements BlobStore {
   private readonly blobDir: string;
@@ -45,26 +51,48 @@ export class LocalBlobStore implements BlobStore {
     return this.sweepTemp(this.staleTempMs);
   }
 
-  /** Removes temp files not modified for `olderThanMs`. Returns how many it removed. */
-  async sweepTemp(olderThanMs = this.staleTempMs): Promise<number> {
+  /**
+   * Removes temp files not modified for `olderThanMs`, and, when `ownerIsLive` is given, those
+   * of any age whose owning attempt it says is over (housekeeping asks the job queue). Returns
+   * how many it removed.
+   */
+  async sweepTemp(olderThanMs = this.staleTempMs, ownerIsLive?: (owner: BlobOwner) => Promise<boolean>): Promise<number> {
     this.refuseIfReadOnly('sweep temp files');
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     for (const name of await readdirOrEmpty(this.tmpDir)) {
       const path = join(this.tmpDir, name);
       const info = await stat(path).catch(ignoreMissing);
-      if (!info?.isFile() || info.mtimeMs > cutoff) continue;
-      if (await removeFile(path)) removed += 1;
+      if (!info?.isFile()) continue;
+      const owner = tempOwner(name);
+      const stale = info.mtimeMs <= cutoff || (owner !== null && ownerIsLive !== undefined && !(await ownerIsLive(owner)));
+      if (stale && (await removeFile(path))) removed += 1;
     }
     return removed;
   }
 
-  async begin(): Promise<BlobDraft> {
+  async begin(options: BeginOptions = {}): Promise<BlobDraft> {
     this.refuseIfReadOnly('store a file');
+    const { owner } = options;
+    if (owner && !(OWNER_PART.test(owner.jobId) && OWNER_PART.test(owner.token))) {
+      throw ValidationError.field('owner', 'jobId and token must be 1-128 characters of A-Z, a-z, 0-9, _ and -');
+    }
     await mkdir(this.tmpDir, { recursive: true });
-    const tempPath = join(this.tmpDir, `${randomBytes(16).toString('hex')}.part`);
+    if (owner) await this.removeTempsOf(owner.jobId);
+    const name = owner ? `${owner.jobId}.${owner.token}${PART}` : `${randomBytes(16).toString('hex')}${PART}`;
+    const tempPath = join(this.tmpDir, name);
     const handle = await open(tempPath, 'wx', 0o644);
-    return new LocalBlobDraft(handle, tempPath, (key) => this.pathOf(key));
+    return new LocalBlobDraft(handle, tempPath, (key) => this.pathOf(key), owner);
+  }
+
+  /**
+   * Earlier attempts' temp files of a job: a killed worker's leftovers, or the file a paused
+   * one still writes to, which then can never be published (see LocalBlobDraft.seal).
+   */
+  private async removeTempsOf(jobId: string): Promise<void> {
+    for (const name of await readdirOrEmpty(this.tmpDir)) {
+      if (tempOwner(name)?.jobId === jobId) await removeFile(join(this.tmpDir, name));
+    }
   }
 
   async open(key: string, range?: ByteRange): Promise<Readable> {
@@ -125,11 +153,13 @@ class LocalBlobDraft implements BlobDraft {
   private state: DraftState = 'open';
   private written = 0;
   private readonly hash: Hash = createHash('sha256');
+  private sealed: StoredBlob | undefined;
 
   constructor(
     private readonly handle: FileHandle,
     private readonly tempPath: string,
     private readonly pathOf: (key: string) => string,
+    private readonly owner: BlobOwner | undefined,
   ) {}
 
   get bytesWritten(): number {
@@ -137,7 +167,7 @@ class LocalBlobDraft implements BlobDraft {
   }
 
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.state !== 'open') throw new MixtapeError('ERR_INTERNAL', `Cannot write to a draft that is ${this.state}`);
+    if (this.state !== 'open' || this.sealed) throw new MixtapeError('ERR_INTERNAL', `Cannot write to a draft that is ${this.sealed ? 'sealed' : this.state}`);
     this.state = 'writing';
     try {
       // A single write may be partial; loop until the whole chunk is on disk.
@@ -156,31 +186,58 @@ class LocalBlobDraft implements BlobDraft {
     this.state = 'open';
   }
 
-  async commit(): Promise<StoredBlob> {
-    if (this.state !== 'open') throw new MixtapeError('ERR_INTERNAL', `Cannot commit a draft that is ${this.state}`);
+  async seal(): Promise<StoredBlob> {
+    if (this.sealed) return this.sealed;
+    if (this.state !== 'open') throw new MixtapeError('ERR_INTERNAL', `Cannot seal a draft that is ${this.state}`);
     this.state = 'writing';
     try {
       await this.handle.sync();
+      const written = await this.handle.stat();
       await this.handle.close();
-      const key = this.hash.digest('hex');
-      const target = this.pathOf(key);
-      // Same key, same bytes: keep the existing file, but touch it so that an orphan
-      // sweep's grace period starts again for the row about to reference it.
-      if (await touch(target)) {
-        await unlink(this.tempPath);
-      } else {
-        const dir = join(target, '..');
-        await mkdir(dir, { recursive: true });
-        await rename(this.tempPath, target);
-        await syncDirectory(dir);
-      }
-      this.state = 'committed';
-      return { key, sizeBytes: this.written };
+      // Writes to a temp file that a later attempt removed went to an unlinked file.
+      if (!sameFile(written, await stat(this.tempPath).catch(ignoreMissing))) throw this.superseded();
+      this.sealed = { key: this.hash.digest('hex'), sizeBytes: this.written };
+      this.state = 'open';
+      return this.sealed;
     } catch (error) {
       this.state = 'failed';
       await this.abort();
       throw error;
     }
+  }
+
+  async commit(): Promise<StoredBlob> {
+    const blob = await this.seal();
+    if (this.state !== 'open') throw new MixtapeError('ERR_INTERNAL', `Cannot commit a draft that is ${this.state}`);
+    this.state = 'writing';
+    try {
+      const target = this.pathOf(blob.key);
+      // Same key, same bytes: keep the existing file, but touch it so that an orphan
+      // sweep's grace period starts again for the row about to reference it.
+      if (await touch(target)) {
+        await removeFile(this.tempPath);
+      } else {
+        const dir = join(target, '..');
+        await mkdir(dir, { recursive: true });
+        await rename(this.tempPath, target).catch((error: unknown) => {
+          throw isMissing(error) ? this.superseded() : error;
+        });
+        await syncDirectory(dir);
+      }
+      this.state = 'committed';
+      return blob;
+    } catch (error) {
+      this.state = 'failed';
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /** Someone removed our temp file: a later attempt of our job, or a sweep that took us for dead. */
+  private superseded(): MixtapeError {
+    return this.owner
+      ? new LeaseLostError(this.owner.jobId)
+      : new MixtapeError('ERR_INTERNAL', `The temp file ${this.tempPath} was removed while it was written`);
   }
 
   async abort(): Promise<void> {
@@ -189,6 +246,18 @@ class LocalBlobDraft implements BlobDraft {
     await this.handle.close().catch(() => undefined);
     await removeFile(this.tempPath);
   }
+}
+
+/** The owner a temp file's name carries (`<jobId>.<token>.part`), or null for an anonymous one. */
+function tempOwner(name: string): BlobOwner | null {
+  if (!name.endsWith(PART)) return null;
+  const [jobId, token, ...rest] = name.slice(0, -PART.length).split('.');
+  if (rest.length > 0 || jobId === undefined || token === undefined) return null;
+  return OWNER_PART.test(jobId) && OWNER_PART.test(token) ? { jobId, token } : null;
+}
+
+function sameFile(a: Stats, b: Stats | null): boolean {
+  return b !== null && a.ino === b.ino && a.dev === b.dev;
 }
 
 function checkKey(key: string): void {

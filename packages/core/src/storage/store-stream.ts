@@ -1,5 +1,5 @@
 import { TooLargeError } from '../errors.js';
-import type { BlobStore, StoredBlob } from './blob-store.js';
+import type { BlobDraft, BlobOwner, BlobStore, StoredBlob } from './blob-store.js';
 
 export interface StoreStreamOptions {
   /** More bytes than this and nothing is kept. */
@@ -9,6 +9,8 @@ export interface StoreStreamOptions {
   onProgress?: (bytes: number) => void;
   /** How many of the first bytes to hand back as `head`; default 0. */
   headBytes?: number;
+  /** The job attempt writing: it names the temp file (see `BlobOwner`). */
+  owner?: BlobOwner;
 }
 
 export interface StoredStream extends StoredBlob {
@@ -16,20 +18,45 @@ export interface StoredStream extends StoredBlob {
   head: Uint8Array;
 }
 
+export interface SealedStream extends StoredStream {
+  /** Sealed and not yet visible: the caller commits it (after recording its key) or aborts it. */
+  draft: BlobDraft;
+}
+
 /**
- * Writes `body` into a new blob. Any failure — a source error, `TooLargeError`, an aborted
- * `signal` — aborts the draft, so either the whole blob is committed or nothing is kept.
+ * Writes `body` into a new blob and publishes it. Any failure — a source error,
+ * `TooLargeError`, an aborted `signal` — aborts the draft, so either the whole blob is
+ * committed or nothing is kept.
  */
 export async function storeStream(
   store: BlobStore,
   body: AsyncIterable<Uint8Array>,
   options: StoreStreamOptions,
 ): Promise<StoredStream> {
+  const { draft, ...stored } = await writeStream(store, body, options);
+  try {
+    await draft.commit();
+    return stored;
+  } finally {
+    await draft.abort();
+  }
+}
+
+/**
+ * Writes `body` into a new draft and seals it, so that its key is known before anything is
+ * published. Any failure aborts the draft; after success, committing or aborting it is the
+ * caller's.
+ */
+export async function writeStream(
+  store: BlobStore,
+  body: AsyncIterable<Uint8Array>,
+  options: StoreStreamOptions,
+): Promise<SealedStream> {
   const { maxBytes, signal, onProgress } = options;
   signal?.throwIfAborted();
   const head = new Uint8Array(options.headBytes ?? 0);
   let headLength = 0;
-  const draft = await store.begin();
+  const draft = await store.begin(options.owner ? { owner: options.owner } : {});
   const iterator = body[Symbol.asyncIterator]();
   let finished = false;
   try {
@@ -50,7 +77,7 @@ export async function storeStream(
     }
     finished = true;
     signal?.throwIfAborted();
-    return { ...(await draft.commit()), head: head.subarray(0, headLength) };
+    return { ...(await draft.seal()), head: head.subarray(0, headLength), draft };
   } catch (error) {
     if (!finished) stopSource(body, iterator);
     await draft.abort();

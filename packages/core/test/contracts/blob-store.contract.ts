@@ -118,6 +118,50 @@ export function describeBlobStore(name: string, factory: () => Promise<BlobStore
       await expect(store.open(key)).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     });
 
+    it('tells a sealed draft\'s key before anything is visible under it', async () => {
+      const payload = randomBytes(5000);
+      const draft = await store.begin();
+      await draft.write(payload);
+      const sealed = await draft.seal();
+      expect(sealed).toEqual({ key: sha256(payload), sizeBytes: payload.length });
+      expect(await draft.seal()).toEqual(sealed);
+      expect(await store.stat(sealed.key)).toBeNull();
+      await expect(draft.write(Buffer.from('late'))).rejects.toThrow();
+
+      expect(await draft.commit()).toEqual(sealed);
+      expect((await readAll(await store.open(sealed.key))).equals(payload)).toBe(true);
+      await draft.abort();
+      expect(await store.stat(sealed.key)).not.toBeNull();
+    });
+
+    it('keeps nothing of a sealed draft that is aborted', async () => {
+      const draft = await store.begin();
+      await draft.write(randomBytes(100));
+      const { key } = await draft.seal();
+      await draft.abort();
+      await expect(draft.commit()).rejects.toThrow();
+      expect(await store.stat(key)).toBeNull();
+      expect(await listAll(store)).toEqual([]);
+    });
+
+    it('never lets an earlier attempt of a job publish once a later attempt began', async () => {
+      const old = await store.begin({ owner: { jobId: 'job-1', token: 'lease-a' } });
+      await old.write(Buffer.from('half of the old attempt'));
+      const retry = await store.begin({ owner: { jobId: 'job-1', token: 'lease-b' } });
+      const other = await store.begin({ owner: { jobId: 'job-2', token: 'lease-a' } });
+
+      // The paused attempt wakes up and carries on as if nothing happened.
+      await old.write(Buffer.from(' and the rest')).catch(() => undefined);
+      await expect(old.commit()).rejects.toMatchObject({ code: 'ERR_LEASE_LOST' });
+      expect(await listAll(store)).toEqual([]);
+
+      await retry.write(Buffer.from('the whole file'));
+      await other.write(Buffer.from('another job'));
+      const stored = await retry.commit();
+      expect((await readAll(await store.open(stored.key))).toString()).toBe('the whole file');
+      expect((await readAll(await store.open((await other.commit()).key))).toString()).toBe('another job');
+    });
+
     it('lists every committed blob with its size', async () => {
       expect(await listAll(store)).toEqual([]);
       const payloads = [randomBytes(1), randomBytes(1000), randomBytes(70_000)];

@@ -48,6 +48,46 @@ describe('LocalBlobStore', () => {
     expect(readdirSync(join(root, 'tmp'))).toEqual([]);
   });
 
+  it('names an attempt\'s temp file after its job and lease, and its next attempt removes what it left at once', async () => {
+    const store = new LocalBlobStore({ root });
+    await store.start();
+    // A killed attempt's leftover, and others that are not this job's.
+    writeFileSync(join(root, 'tmp', 'job-1.lease-a.part'), 'partial');
+    writeFileSync(join(root, 'tmp', 'job-10.lease-a.part'), 'another job');
+    const anonymous = await store.begin();
+    await anonymous.write(Buffer.from('no owner'));
+
+    const draft = await store.begin({ owner: { jobId: 'job-1', token: 'lease-b' } });
+    const names = readdirSync(join(root, 'tmp')).sort();
+    expect(names.filter((name) => name.startsWith('job-'))).toEqual(['job-1.lease-b.part', 'job-10.lease-a.part']);
+    expect(names).toHaveLength(3);
+    await draft.abort();
+    await anonymous.abort();
+  });
+
+  it('refuses owners whose parts cannot be a plain file name', async () => {
+    const store = new LocalBlobStore({ root });
+    await store.start();
+    for (const owner of [{ jobId: '../x', token: 't' }, { jobId: 'a.b', token: 't' }, { jobId: 'j', token: 'x/y' }, { jobId: '', token: 't' }]) {
+      await expect(store.begin({ owner })).rejects.toMatchObject({ code: 'ERR_VALIDATION' });
+    }
+    expect(readdirSync(join(root, 'tmp'))).toEqual([]);
+  });
+
+  it('sweeps the temp files of attempts that are over at any age, when told which are', async () => {
+    const store = new LocalBlobStore({ root, staleTempMs: 60_000 });
+    await store.start();
+    for (const name of ['dead.lease-a.part', 'live.lease-b.part', 'anonymous.part']) writeFileSync(join(root, 'tmp', name), 'partial');
+    const asked: string[] = [];
+    const removed = await store.sweepTemp(60_000, async (owner) => {
+      asked.push(`${owner.jobId}.${owner.token}`);
+      return owner.jobId === 'live';
+    });
+    expect(removed).toBe(1);
+    expect(asked.sort()).toEqual(['dead.lease-a', 'live.lease-b']);
+    expect(readdirSync(join(root, 'tmp')).sort()).toEqual(['anonymous.part', 'live.lease-b.part']);
+  });
+
   it('writes under tmp and moves the file into the sharded tree on commit', async () => {
     const store = new LocalBlobStore({ root });
     await store.start();
