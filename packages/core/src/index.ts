@@ -47,6 +47,8 @@ export * from './sources/demo-track-source.js';
 export type * from './storage/blob-store.js';
 export * from './storage/local-blob-store.js';
 export * from './storage/store-stream.js';
+export type * from './storage/blob-ledger.js';
+export * from './storage/sqlite-blob-ledger.js';
 
 export type * from './jobs/job-queue.js';
 export * from './jobs/sqlite-job-queue.js';
@@ -54,8 +56,13 @@ export * from './jobs/backoff.js';
 export * from './jobs/job-housekeeping.js';
 
 export type * from './locks/lock-manager.js';
+export * from './locks/lock-request.js';
 export * from './locks/local-lock-manager.js';
+export * from './locks/sqlite-lock-manager.js';
 export * from './locks/observed-lock-manager.js';
+export type * from './locks/fencing-tokens.js';
+export * from './locks/memory-fencing-tokens.js';
+export * from './locks/sqlite-fencing-tokens.js';
 
 export * from './ratelimit/rate-limiter.js';
 export type * from './ratelimit/rate-limit-store.js';
@@ -68,6 +75,7 @@ export * from './downloads/failure-policy.js';
 
 export * from './consistency/reconciler.js';
 export * from './library/release-unheld-audio.js';
+export * from './library/audio-files.js';
 export * from './metrics/mixtape-metrics.js';
 export * from './health/health-check.js';
 export * from './health/sqlite-health-check.js';

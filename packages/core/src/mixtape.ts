@@ -15,6 +15,7 @@ import { DownloadWorkers, type WorkerEvent } from './downloads/download-workers.
 import { runHealthChecks, type HealthCheck, type HealthReport } from './health/health-check.js';
 import { JobHousekeeping } from './jobs/job-housekeeping.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import { AudioFiles } from './library/audio-files.js';
 import { LibraryService } from './library/library-service.js';
 import type { LibraryStore } from './library/library-store.js';
 import type { LockManager } from './locks/lock-manager.js';
@@ -27,6 +28,7 @@ import type { RateLimitStores } from './ratelimit/rate-limit-store.js';
 import type { SearchIndex } from './search/search-index.js';
 import { TrackSearch } from './search/track-search.js';
 import type { TrackSource } from './sources/track-source.js';
+import type { BlobLedger } from './storage/blob-ledger.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { UserRoles } from './users/user-roles.js';
 import type { UserStore } from './users/user-store.js';
@@ -45,6 +47,8 @@ export interface MixtapeBackends {
   /** Search changes not yet in `index`, written by `catalog` with each change. */
   searchOutbox: SearchOutbox;
   blobs: BlobStore;
+  /** A row per stored file, so that a file is deleted through a tombstone (see `AudioFiles`). */
+  blobLedger: BlobLedger;
   locks: LockManager;
   /** One rate limit store per policy. */
   rateLimitStores: RateLimitStores;
@@ -133,6 +137,8 @@ export function createMixtape(
   });
   // Every service writes through this catalog, so that each change is relayed to search at once.
   const catalog = notifyCatalogChanges(backends.catalog, () => outboxRelay.kick());
+  // A tombstoned file outlives, by far, any lock whose holder may have seen it in use.
+  const files = new AudioFiles({ catalog, blobs, ledger: backends.blobLedger, locks, tombstoneGraceMs: Math.max(600_000, 4 * settings.jobLeaseMs) });
   const resolver = new TrackResolver({
     catalog,
     provider: backends.metadata,
@@ -143,9 +149,10 @@ export function createMixtape(
     resolver,
     library: libraryStore,
     blobs,
+    files,
     source: backends.source,
     locks,
-    settings: { quotaBytes: settings.quotaBytes, maxTrackBytes: settings.maxTrackBytes },
+    settings: { quotaBytes: settings.quotaBytes, maxTrackBytes: settings.maxTrackBytes, trackLockTtlMs: settings.jobLeaseMs },
     observer: { onFetch: (source, outcome) => metrics.upstreamFetches.inc({ source, outcome }) },
   });
   const workers = new DownloadWorkers({
@@ -176,6 +183,7 @@ export function createMixtape(
   const reconciler = new Reconciler({
     catalog,
     blobs,
+    files,
     index,
     queue,
     locks,
@@ -221,7 +229,7 @@ export function createMixtape(
       onEnqueued: () => workers.wake(),
       validators,
     }),
-    library: new LibraryService({ library: libraryStore, catalog, blobs, locks, quotaBytes: settings.quotaBytes, validators }),
+    library: new LibraryService({ library: libraryStore, catalog, blobs, locks, files, quotaBytes: settings.quotaBytes, validators }),
     health: (only) =>
       runHealthChecks(backends.healthChecks, {
         timeoutMs: settings.healthTimeoutMs ?? 2000,

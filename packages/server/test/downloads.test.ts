@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { AudioFiles } from '@mixtape/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, signUp, startTestServer, waitForJob, type TestServer } from './support/test-server.js';
 import {
@@ -350,7 +351,9 @@ describe('download jobs', () => {
       expect(failed).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'quota-exceeded' } });
       expect((await call(`${tight.api}/me`, { token: alice.accessToken })).body.quota.usedBytes).toBe(600_000);
       expect((await call(`${tight.api}/library`, { token: alice.accessToken })).body.total).toBe(1);
-      // Nobody holds it, so nothing of it is kept.
+      // Nobody holds it, so nothing of it is kept once the sweep unlinks its tombstoned file.
+      const { backends } = tight.mixtape;
+      await new AudioFiles({ ...backends, ledger: backends.blobLedger, tombstoneGraceMs: 0 }).sweep();
       const blobs = await filesUnder(join(tight.dataDir, 'audio', 'blobs'));
       expect(blobs.map((path) => path.split(/[/\\]/).at(-1))).toEqual([sha256(deterministicBytes('first-fit', 600_000))]);
       expect((await call(`${tight.api}/tracks/${SECOND_FIT.id}`, { token: alice.accessToken })).body.available).toBe(false);

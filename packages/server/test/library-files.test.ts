@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { AudioFiles } from '@mixtape/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, signUp, startTestServer, waitForJob, type TestServer } from './support/test-server.js';
 import {
@@ -196,6 +197,10 @@ describe('library files', () => {
     const last = await call(`${server.api}/library/${SHARED.id}`, { method: 'DELETE', token: other.accessToken });
     expect(last.status).toBe(204);
     expect((await call(`${server.api}/me`, { token: other.accessToken })).body.quota.usedBytes).toBe(0);
+    // The file goes through a tombstone: kept for a grace longer than any lock's TTL, then swept.
+    expect((await blobs()).some((path) => path.endsWith(blobName))).toBe(true);
+    const { backends } = server.mixtape;
+    expect(await new AudioFiles({ ...backends, ledger: backends.blobLedger, tombstoneGraceMs: 0 }).sweep()).toBe(1);
     expect((await blobs()).some((path) => path.endsWith(blobName))).toBe(false);
     expect((await blobs()).some((path) => path.endsWith(sha256(bytes)))).toBe(true);
     expect((await call(`${server.api}/library/${SHARED.id}/file`, { token: other.accessToken })).status).toBe(404);

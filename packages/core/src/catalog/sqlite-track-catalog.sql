@@ -7,6 +7,9 @@
 --
 -- Every write that changes a track raises its `version` and returns it, and the catalog then
 -- records the change in `search_outbox` (recordChange) in the same transaction.
+--
+-- attachAudio and detachAudio are fenced when @fenceKey is set: they change nothing unless
+-- @fenceToken is still the key's current token in `fencing_tokens` (the track's lock).
 
 -- name: upsert
 -- Returns the new version; no row when the metadata is the same as stored, so that refreshing
@@ -39,16 +42,18 @@ SELECT * FROM tracks WHERE id = @trackId;
 SELECT * FROM tracks WHERE id IN (SELECT value FROM json_each(@trackIds));
 
 -- name: attachAudio
--- Returns the new version; no row for an unknown track.
+-- Returns the new version; no row for an unknown track or a stale fence.
 UPDATE tracks SET blob_key = @blobKey, size_bytes = @sizeBytes, content_type = @contentType, updated_at = @updatedAt,
   version = version + 1
 WHERE id = @trackId
+  AND (@fenceKey IS NULL OR EXISTS (SELECT 1 FROM fencing_tokens WHERE key = @fenceKey AND token = @fenceToken))
 RETURNING version;
 
 -- name: detachAudio
 -- Leaves a track without audio untouched, so neither its updated_at nor its version moves.
 UPDATE tracks SET blob_key = NULL, size_bytes = NULL, content_type = NULL, updated_at = @updatedAt, version = version + 1
 WHERE id = @trackId AND blob_key IS NOT NULL
+  AND (@fenceKey IS NULL OR EXISTS (SELECT 1 FROM fencing_tokens WHERE key = @fenceKey AND token = @fenceToken))
 RETURNING version;
 
 -- name: countMatching

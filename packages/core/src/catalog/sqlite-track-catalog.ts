@@ -1,6 +1,7 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
-import { NotFoundError } from '../errors.js';
+import { LockLostError, NotFoundError } from '../errors.js';
+import type { Fence } from '../locks/lock-manager.js';
 import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
 import { SEARCH_TOTAL_LIMIT } from '../search/search-index.js';
 import text from './sqlite-track-catalog.sql';
@@ -55,6 +56,11 @@ function toCatalogTrack(row: TrackRow): CatalogTrack {
   return track;
 }
 
+/** A guarded write's parameters; both null for an unguarded one. */
+function fenceParams(fence: Fence | undefined): { fenceKey: string | null; fenceToken: number | null } {
+  return { fenceKey: fence?.key ?? null, fenceToken: fence?.token ?? null };
+}
+
 function likePattern(word: string): string {
   return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
@@ -106,8 +112,8 @@ export class SqliteTrackCatalog implements TrackCatalog {
     return found;
   }
 
-  /** @throws NotFoundError when the track is not in the catalog. */
-  async attachAudio(id: string, audio: StoredAudio): Promise<void> {
+  /** @throws NotFoundError when the track is not in the catalog; LockLostError when `fence` is stale. */
+  async attachAudio(id: string, audio: StoredAudio, fence?: Fence): Promise<void> {
     const now = Date.now();
     const attached = this.db.transaction(() => {
       const version = this.statements.attachAudio.pluck().get({
@@ -116,19 +122,23 @@ export class SqliteTrackCatalog implements TrackCatalog {
         sizeBytes: audio.sizeBytes,
         contentType: audio.contentType,
         updatedAt: now,
+        ...fenceParams(fence),
       }) as number | undefined;
       if (version !== undefined) this.#recordChange(id, version, now);
+      // The track is there, so the fence refused the write.
+      else if (fence && this.statements.byId.get({ trackId: id }) !== undefined) throw new LockLostError(fence.key);
       return version !== undefined;
     })();
     if (!attached) throw new NotFoundError(`No track ${id}`);
   }
 
-  /** Idempotent: detaching from an unknown track or one without audio does nothing. */
-  async detachAudio(id: string): Promise<void> {
+  /** Idempotent: detaching from an unknown track or one without audio does nothing. @throws LockLostError */
+  async detachAudio(id: string, fence?: Fence): Promise<void> {
     const now = Date.now();
     this.db.transaction(() => {
-      const version = this.statements.detachAudio.pluck().get({ trackId: id, updatedAt: now }) as number | undefined;
+      const version = this.statements.detachAudio.pluck().get({ trackId: id, updatedAt: now, ...fenceParams(fence) }) as number | undefined;
       if (version !== undefined) this.#recordChange(id, version, now);
+      else if (fence && (this.statements.byId.get({ trackId: id }) as TrackRow | undefined)?.blob_key) throw new LockLostError(fence.key);
     })();
   }
 

@@ -1,3 +1,4 @@
+import type { Fence } from '../locks/lock-manager.js';
 import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
 
 /**
@@ -12,10 +13,13 @@ export interface TrackCatalog {
   upsert(tracks: TrackMetadata[]): Promise<void>;
   get(id: string): Promise<CatalogTrack | null>;
   getMany(ids: string[]): Promise<CatalogTrack[]>;
-  /** @throws NotFoundError when the track is not in the catalog. */
-  attachAudio(id: string, audio: StoredAudio): Promise<void>;
-  /** Idempotent: an unknown track or one without audio is left as it is. */
-  detachAudio(id: string): Promise<void>;
+  /**
+   * Guarded by `fence`, the track's lock, when given: refused with LockLostError once stale.
+   * @throws NotFoundError when the track is not in the catalog.
+   */
+  attachAudio(id: string, audio: StoredAudio, fence?: Fence): Promise<void>;
+  /** Idempotent: an unknown track or one without audio is left as it is. Guarded like `attachAudio`. */
+  detachAudio(id: string, fence?: Fence): Promise<void>;
   /**
    * Plain database text match: the fallback when the search index is down. `total` is exact
    * up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond.

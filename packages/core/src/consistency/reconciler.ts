@@ -1,11 +1,12 @@
 import type { TrackCatalog } from '../catalog/track-catalog.js';
 import { trackLockKey } from '../downloads/track-lock-key.js';
+import { UnavailableError } from '../errors.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { LockManager } from '../locks/lock-manager.js';
 import type { OutboxRelay } from '../outbox/outbox-relay.js';
 import type { SearchIndex } from '../search/search-index.js';
 import type { BlobStore } from '../storage/blob-store.js';
-import { deleteBlobIfUnused } from '../library/release-unheld-audio.js';
+import type { AudioFiles } from '../library/audio-files.js';
 
 export const INCONSISTENCY_KINDS = ['orphanFiles', 'missingFiles', 'missingDocuments', 'staleDocuments', 'stuckJobs'] as const;
 export type InconsistencyKind = (typeof INCONSISTENCY_KINDS)[number];
@@ -23,6 +24,8 @@ export interface ReconcileReport {
 export interface ReconcilerDeps {
   catalog: TrackCatalog;
   blobs: BlobStore;
+  /** Files go through tombstones, unlinked by its sweep once their grace has passed. */
+  files: Pick<AudioFiles, 'releaseIfUnused' | 'detach' | 'sweep'>;
   index: SearchIndex;
   /** Documents are repaired through the search outbox, like every other change of the index. */
   searchRepairs: Pick<OutboxRelay, 'reindex' | 'flush'>;
@@ -39,7 +42,7 @@ const zero = (): InconsistencyCounts => ({ orphanFiles: 0, missingFiles: 0, miss
 
 /**
  * Finds where files, catalog rows, search documents and jobs disagree, and repairs it: orphan
- * files are deleted, rows whose file is gone forget it, the index gains missing documents and
+ * files are tombstoned (and swept with every tombstone past its grace), rows whose file is gone forget it, the index gains missing documents and
  * loses stale ones (through the search outbox, flushed before the run ends), and jobs whose
  * lease ran out are reaped: back to the queue, or failed if spent.
  * Every pass reads in pages, so memory stays flat however large the stores.
@@ -68,6 +71,7 @@ export class Reconciler {
       this.#deps.onRepair?.(kind);
     };
     await this.#files(report, tally);
+    if (!options.dryRun) await this.#deps.files.sweep();
     await this.#rows(report, tally);
     await this.#documents(report, tally);
     await this.#jobs(report, options.dryRun);
@@ -82,24 +86,25 @@ export class Reconciler {
       report.checked.files += 1;
       if (blob.modifiedAt.getTime() > cutoff) continue;
       if ((await catalog.tracksWithBlob(blob.key)).length > 0) continue;
-      await tally('orphanFiles', () => deleteBlobIfUnused(this.#deps, blob.key));
+      // Unused since at least its last write: every commit touches the file.
+      await tally('orphanFiles', () => this.#deps.files.releaseIfUnused(blob, { unusedSince: blob.modifiedAt }).catch(leftWhenBusy));
     }
   }
 
   async #rows(report: ReconcileReport, tally: Tally): Promise<void> {
-    const { catalog, blobs, locks } = this.#deps;
+    const { catalog, blobs, locks, files } = this.#deps;
     for await (const track of this.#catalogTracks()) {
       report.checked.rows += 1;
       if (!track.audio || (await blobs.stat(track.audio.blobKey))) continue;
       const key = track.audio.blobKey;
       // Under the track's lock, and checked again, so a download storing the file now is left alone.
       await tally('missingFiles', () =>
-        locks.using(trackLockKey(track.id), async () => {
+        locks.using([trackLockKey(track.id)], async ({ fencingToken }) => {
           const current = await catalog.get(track.id);
           if (current?.audio?.blobKey !== key || (await blobs.stat(key))) return false;
-          await catalog.detachAudio(track.id);
+          await files.detach(track.id, current.audio, { key: trackLockKey(track.id), token: fencingToken });
           return true;
-        }),
+        }).catch(leftWhenBusy),
       );
     }
   }
@@ -182,3 +187,9 @@ async function* keysetScan<T>(page: (after: string | null) => Promise<T[]>, keyO
 }
 
 type Tally = (kind: InconsistencyKind, repair: () => Promise<boolean>) => Promise<void>;
+
+/** A key held past the lock's wait timeout (a download in progress) is left for the next run. */
+function leftWhenBusy(error: unknown): false {
+  if (error instanceof UnavailableError) return false;
+  throw error;
+}

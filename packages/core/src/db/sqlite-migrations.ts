@@ -3,6 +3,7 @@ import userRoles from './sqlite/002-user-roles.sql';
 import jobLeases from './sqlite/003-job-leases.sql';
 import searchOutbox from './sqlite/004-search-outbox.sql';
 import revocationList from './sqlite/005-revocation-list.sql';
+import locksAndFencing from './sqlite/006-locks-and-fencing.sql';
 
 export interface Migration {
   version: number;
@@ -17,4 +18,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 3, name: 'job-leases', sql: jobLeases },
   { version: 4, name: 'search-outbox', sql: searchOutbox },
   { version: 5, name: 'revocation-list', sql: revocationList },
+  { version: 6, name: 'locks-and-fencing', sql: locksAndFencing },
 ];

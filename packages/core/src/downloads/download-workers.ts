@@ -130,7 +130,7 @@ export class DownloadWorkers {
     renewal.unref();
     const progress = this.#throttledProgress(lease);
     try {
-      const outcome = await processor.process(job, { signal: controller.signal, onProgress: progress.report });
+      const outcome = await processor.process(job, { signal: controller.signal, onProgress: progress.report, owner: { jobId: job.id, token } });
       await progress.flush();
       if (await queue.complete(job.id, token)) this.#emit({ type: 'completed', job, outcome });
       else this.#emit({ type: 'lease-lost', job });

@@ -11,7 +11,7 @@ import { searchHealthCheck } from '../health/search-health-check.js';
 import { sqliteHealthCheck } from '../health/sqlite-health-check.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { SqliteLibraryStore } from '../library/sqlite-library-store.js';
-import { LocalLockManager } from '../locks/local-lock-manager.js';
+import { openSqliteLockConnection, SqliteLockManager } from '../locks/sqlite-lock-manager.js';
 import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { MixtapeBackends } from '../mixtape.js';
@@ -21,6 +21,7 @@ import { SqliteSearchIndex } from '../search/sqlite-search-index.js';
 import { DemoTrackSource } from '../sources/demo-track-source.js';
 import type { TrackSource } from '../sources/track-source.js';
 import { LocalBlobStore } from '../storage/local-blob-store.js';
+import { SqliteBlobLedger } from '../storage/sqlite-blob-ledger.js';
 import { SqliteUserStore } from '../users/sqlite-user-store.js';
 
 export interface EmbeddedOptions {
@@ -49,9 +50,9 @@ export interface EmbeddedBackends extends MixtapeBackends {
 }
 
 /**
- * The backends that need no server: SQLite (with FTS5 for search), files under the data dir,
- * and in-process locks and rate limits. One process, or several sharing one data dir for
- * storage and the queue (locks and limits then stay per process).
+ * The backends that need no server: SQLite (with FTS5 for search, and a lock table), files
+ * under the data dir, and in-process rate limits. One process, or several sharing one data dir:
+ * the queue, the locks and storage are shared by all of them; rate limits stay per process.
  */
 export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<EmbeddedBackends> {
   const readOnly = options.readOnly ?? false;
@@ -78,6 +79,8 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       ...(options.revocationPollMs === undefined ? {} : { pollIntervalMs: options.revocationPollMs }),
     });
     await revocations.start();
+    // Locks have a connection of their own, with a busy timeout of a few ms: they wait by polling.
+    const lockDb = readOnly ? db : openSqliteLockConnection(dbPath);
     let closed = false;
     return {
       db,
@@ -91,7 +94,8 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       index,
       searchOutbox: new SqliteSearchOutbox(db),
       blobs,
-      locks: new LocalLockManager(),
+      blobLedger: new SqliteBlobLedger(db),
+      locks: new SqliteLockManager(lockDb),
       rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),
@@ -101,6 +105,7 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
         closed = true;
         rateLimitStores.close();
         await revocations.close();
+        if (lockDb !== db) lockDb.close();
         db.close();
       },
     };

@@ -3,6 +3,7 @@ import { NotFoundError } from '../errors.js';
 import type { TrackCatalog } from '../catalog/track-catalog.js';
 import { trackLockKey } from '../downloads/track-lock-key.js';
 import type { LockManager } from '../locks/lock-manager.js';
+import type { AudioFiles } from './audio-files.js';
 import { toTrack, type CatalogTrack, type LibraryEntry, type Page, type PageRequest, type StoredAudio } from '../model.js';
 import type { BlobStore, ByteRange } from '../storage/blob-store.js';
 import type { LibraryStore } from './library-store.js';
@@ -23,6 +24,7 @@ export class LibraryService {
   readonly #catalog: TrackCatalog;
   readonly #blobs: BlobStore;
   readonly #locks: LockManager;
+  readonly #files: AudioFiles;
   readonly #quotaBytes: number;
   readonly #validators: MixtapeValidators;
 
@@ -31,6 +33,7 @@ export class LibraryService {
     catalog: TrackCatalog;
     blobs: BlobStore;
     locks: LockManager;
+    files: AudioFiles;
     quotaBytes: number;
     /** The paging rules (`libraryPage`). */
     validators?: MixtapeValidators;
@@ -39,6 +42,7 @@ export class LibraryService {
     this.#catalog = deps.catalog;
     this.#blobs = deps.blobs;
     this.#locks = deps.locks;
+    this.#files = deps.files;
     this.#quotaBytes = deps.quotaBytes;
     this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
   }
@@ -72,10 +76,15 @@ export class LibraryService {
     return this.#blobs.open(file.audio.blobKey, range);
   }
 
-  /** Frees the user's quota; the stored file goes when no library holds the track. @throws NotFoundError */
+  /**
+   * Frees the user's quota; the stored file goes (through a tombstone) when no library holds
+   * the track and no other track shares its bytes.
+   * @throws NotFoundError; UnavailableError when the track's lock cannot be had in time.
+   */
   async remove(userId: string, trackId: string): Promise<void> {
     if (!(await this.#library.remove(userId, trackId))) throw new NotFoundError('That track is not in your library');
-    const stores = { library: this.#library, catalog: this.#catalog, blobs: this.#blobs };
-    await this.#locks.using(trackLockKey(trackId), () => releaseUnheldAudio(stores, trackId));
+    const stores = { library: this.#library, catalog: this.#catalog, files: this.#files };
+    const key = trackLockKey(trackId);
+    await this.#locks.using([key], ({ fencingToken }) => releaseUnheldAudio(stores, trackId, { key, token: fencingToken }));
   }
 }

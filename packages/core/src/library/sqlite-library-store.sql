@@ -9,8 +9,11 @@
 SELECT * FROM library_items WHERE user_id = @userId AND track_id = @trackId;
 
 -- name: insert
+-- Fenced when @fenceKey is set: nothing is inserted unless @fenceToken is still the current
+-- token of that key (the track's lock) in `fencing_tokens`.
 INSERT INTO library_items (user_id, track_id, size_bytes, added_at)
-VALUES (@userId, @trackId, @sizeBytes, @addedAt);
+SELECT @userId, @trackId, @sizeBytes, @addedAt
+WHERE @fenceKey IS NULL OR EXISTS (SELECT 1 FROM fencing_tokens WHERE key = @fenceKey AND token = @fenceToken);
 
 -- name: remove
 DELETE FROM library_items WHERE user_id = @userId AND track_id = @trackId;

@@ -1,6 +1,7 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
-import { QuotaExceededError } from '../errors.js';
+import { LockLostError, QuotaExceededError } from '../errors.js';
+import type { Fence } from '../locks/lock-manager.js';
 import type { LibraryItem, Page, PageRequest } from '../model.js';
 import type { AddOutcome, LibraryStore } from './library-store.js';
 import text from './sqlite-library-store.sql';
@@ -26,7 +27,7 @@ export class SqliteLibraryStore implements LibraryStore {
     this.statements = prepareOnFirstUse(db, SQL);
   }
 
-  async add(item: { userId: string; trackId: string; sizeBytes: number }, limitBytes: number): Promise<AddOutcome> {
+  async add(item: { userId: string; trackId: string; sizeBytes: number }, limitBytes: number, fence?: Fence): Promise<AddOutcome> {
     // Immediate: the write lock is taken before the usage is read, so two adds (even from two
     // processes) cannot both pass the check on the same usage.
     return this.db
@@ -36,7 +37,16 @@ export class SqliteLibraryStore implements LibraryStore {
         if (usedBytes + item.sizeBytes > limitBytes) {
           throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: item.sizeBytes });
         }
-        this.statements.insert.run({ userId: item.userId, trackId: item.trackId, sizeBytes: item.sizeBytes, addedAt: Date.now() });
+        // Seam: the quota commit of a reservation will be fenced the same way, in this transaction.
+        const inserted = this.statements.insert.run({
+          userId: item.userId,
+          trackId: item.trackId,
+          sizeBytes: item.sizeBytes,
+          addedAt: Date.now(),
+          fenceKey: fence?.key ?? null,
+          fenceToken: fence?.token ?? null,
+        });
+        if (inserted.changes === 0 && fence) throw new LockLostError(fence.key);
         return 'added';
       })
       .immediate();

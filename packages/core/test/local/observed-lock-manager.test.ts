@@ -9,7 +9,7 @@ describe('observeLockWaits', () => {
     const waits: Array<[number, string]> = [];
     const locks = observeLockWaits(new LocalLockManager(), (seconds, backend) => waits.push([seconds, backend]));
     expect(locks.backend).toBe('local');
-    const results = await Promise.all([locks.using('k', () => sleep(100).then(() => 'first')), locks.using('k', async () => 'second')]);
+    const results = await Promise.all([locks.using(['k'], () => sleep(100).then(() => 'first')), locks.using(['k'], async () => 'second')]);
     expect(results).toEqual(['first', 'second']);
     expect(waits).toHaveLength(2);
     expect(waits.map(([, backend]) => backend)).toEqual(['local', 'local']);
@@ -18,13 +18,25 @@ describe('observeLockWaits', () => {
     expect(waits[1]![0]).toBeLessThan(1);
   });
 
+  it('reports a wait that timed out, and passes the fencing token through', async () => {
+    const waits: number[] = [];
+    const locks = observeLockWaits(new LocalLockManager(), (seconds) => waits.push(seconds));
+    let release!: () => void;
+    const holder = locks.using(['k'], ({ fencingToken }) => new Promise<number>((resolve) => (release = () => resolve(fencingToken))));
+    await expect(locks.using(['k'], async () => 'ran', { waitTimeoutMs: 60 })).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' });
+    release();
+    expect(await holder).toBe(1);
+    expect(waits).toHaveLength(2);
+    expect(waits[1]).toBeGreaterThanOrEqual(0.05);
+  });
+
   it('keeps the exclusion of the lock it wraps', async () => {
     const locks = observeLockWaits(new LocalLockManager(), () => undefined);
     let inside = 0;
     let most = 0;
     await Promise.all(
       Array.from({ length: 10 }, () =>
-        locks.using('k', async () => {
+        locks.using(['k'], async () => {
           inside += 1;
           most = Math.max(most, inside);
           await sleep(2);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  AudioFiles,
   createMixtape,
   DEMO_TRACKS,
   HttpTrackSource,
@@ -229,7 +230,7 @@ describe('downloads through the core services', () => {
     expect(file.audio.blobKey).toBe(expected);
   });
 
-  it('undoes the fetch when the track does not fit the quota, leaving no file', async () => {
+  it('undoes the fetch when the track does not fit the quota, leaving no file once swept', async () => {
     await open();
     origin.bodies.set(trackC.id, randomBytes(3 * 1024 * 1024));
     const user = await mixtape.auth.register('alice', 'correct horse battery');
@@ -237,6 +238,9 @@ describe('downloads through the core services', () => {
     const done = await settle((await mixtape.downloads.request(user.id, trackC.id)).id);
     expect(done).toMatchObject({ status: 'failed', error: { code: 'quota-exceeded' } });
     expect((await mixtape.backends.catalog.get(trackC.id))?.audio).toBeUndefined();
+    // The file is let go through a tombstone, and unlinked by a sweep once its grace has passed.
+    const files = new AudioFiles({ ...mixtape.backends, ledger: mixtape.backends.blobLedger, tombstoneGraceMs: 0 });
+    expect(await files.sweep()).toBe(1);
     expect(readdirSync(join(dataDir, 'audio', 'blobs'), { recursive: true }).filter((p) => String(p).length > 60)).toHaveLength(0);
   });
 });
