@@ -30,3 +30,10 @@ RETURNING id, user_id, expires_at, revoked_at;
 -- name: revokeAllForUser
 UPDATE token_families SET revoked_at = @revokedAt WHERE user_id = @userId AND revoked_at IS NULL
 RETURNING id, user_id, expires_at, revoked_at;
+
+-- name: purgeExpired
+-- One batch of at most @limit expired families (served by token_families_expires); their
+-- refresh tokens go with them (ON DELETE CASCADE).
+DELETE FROM token_families WHERE id IN (
+  SELECT id FROM token_families WHERE expires_at < @before LIMIT @limit
+);

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { ConflictError } from '../errors.js';
@@ -11,7 +12,11 @@ const SQL = requireStatements(text, [
   'spendToken',
   'revokeFamily',
   'revokeAllForUser',
+  'purgeExpired',
 ]);
+
+/** Families deleted per transaction when purging. */
+const PURGE_BATCH = 500;
 
 interface FamilyRow {
   id: string;
@@ -85,6 +90,18 @@ export class SqliteTokenStore implements TokenStore {
 
   async revokeAllForUser(userId: string): Promise<TokenFamily[]> {
     return (this.statements.revokeAllForUser.all({ userId, revokedAt: Date.now() }) as FamilyRow[]).map(toFamily);
+  }
+
+  async purgeExpired(before: Date): Promise<number> {
+    const params = { before: before.getTime(), limit: PURGE_BATCH };
+    let purged = 0;
+    for (;;) {
+      const deleted = this.statements.purgeExpired.run(params).changes;
+      purged += deleted;
+      if (deleted < PURGE_BATCH) return purged;
+      // Between batches the write lock is free for logins and refreshes.
+      await yieldToEventLoop();
+    }
   }
 }
 

@@ -31,4 +31,9 @@ export interface TokenStore {
   revokeFamily(familyId: string): Promise<TokenFamily | null>;
   /** `revokeFamily` for each family of the user that was not revoked yet; returns those. */
   revokeAllForUser(userId: string): Promise<TokenFamily[]>;
+  /**
+   * Deletes the families that expired before `before`, with their tokens, in bounded batches;
+   * returns how many. An expired family can neither refresh nor be reused, so nothing is lost.
+   */
+  purgeExpired(before: Date): Promise<number>;
 }

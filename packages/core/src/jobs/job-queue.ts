@@ -50,9 +50,9 @@ export interface ReapOutcome {
  *   taken back can no longer change the job.
  * - **The database's clock.** Leases, due times and timestamps are the store's own time, so
  *   processes on machines whose clocks disagree still agree on when a lease ran out.
- * - **Reaping apart from claiming.** `reapExpired`, run periodically by a process with workers,
- *   puts jobs of expired leases back (the attempt counted) or fails them on their last attempt
- *   with `lease-expired`. `claim` never takes a running job.
+ * - **Reaping apart from claiming.** `reapExpired`, run periodically by housekeeping (in one
+ *   process at a time), puts jobs of expired leases back (the attempt counted) or fails them on
+ *   their last attempt with `lease-expired`. `claim` never takes a running job.
  * - **One active job per user and track.** `enqueue` returns the existing queued or running job
  *   instead of adding one, in one atomic step backed by a unique key, also when requests race.
  * - **A per-user cap.** Queued plus running jobs per user are a counter, raised by a
@@ -83,6 +83,11 @@ export interface JobQueue {
   release(jobId: string, token: string): Promise<boolean>;
   /** Takes back every expired lease; see the interface's notes. */
   reapExpired(): Promise<ReapOutcome>;
+  /**
+   * Whether the job runs under this token with its lease not run out: whether the attempt that
+   * named a temp file after itself may still be writing it. Housekeeping sweeps the others.
+   */
+  holdsLease(jobId: string, token: string): Promise<boolean>;
   cancel(jobId: string, userId: string): Promise<CancelOutcome>;
   /**
    * Admin: a failed job back to queued with its attempts reset. It counts towards the user's
@@ -92,4 +97,10 @@ export interface JobQueue {
   countByStatus(): Promise<Record<JobStatus, number>>;
   /** Deletes final jobs last updated before `before`, in bounded batches; returns how many. */
   purgeFinished(before: Date): Promise<number>;
+  /**
+   * Sets each user's count of queued and running jobs (the cap's counter) to what the rows
+   * say, where the two disagree; returns how many counters it corrected. Only a fault makes
+   * them drift (a row changed by hand, a bug), but a counter stuck too high refuses a user.
+   */
+  repairActiveCounts(): Promise<number>;
 }

@@ -199,3 +199,26 @@ DELETE FROM jobs WHERE seq IN (
   WHERE status IN (SELECT value FROM json_each(@finalStatuses)) AND updated_at < @before
   LIMIT @limit
 );
+
+-- name: holdsLease
+-- The lease of an attempt, by the database's clock: one that ran out is no one's any more.
+SELECT 1 FROM jobs
+WHERE id = @jobId AND status = 'running' AND lease_token = @token
+  AND lease_expires_at > CAST(unixepoch('subsec') * 1000 AS INTEGER);
+
+-- name: recountActive
+-- Repair: each counter that disagrees with the rows takes their count. The condition repeats
+-- jobs_user_track's word for word, so each count is read from that index.
+UPDATE user_job_counts SET active = (
+  SELECT count(*) FROM jobs WHERE jobs.user_id = user_job_counts.user_id AND status IN ('queued', 'running')
+)
+WHERE active <> (
+  SELECT count(*) FROM jobs WHERE jobs.user_id = user_job_counts.user_id AND status IN ('queued', 'running')
+);
+
+-- name: addMissingCounts
+-- Repair: a user with active jobs but no counter row gets one.
+INSERT INTO user_job_counts (user_id, active, last_due)
+SELECT user_id, count(*), max(due_at) FROM jobs
+WHERE status IN ('queued', 'running') AND user_id NOT IN (SELECT user_id FROM user_job_counts)
+GROUP BY user_id;

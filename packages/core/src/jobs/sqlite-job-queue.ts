@@ -61,6 +61,9 @@ const SQL = requireStatements(text, [
   'retry',
   'countByStatus',
   'purgeFinished',
+  'holdsLease',
+  'recountActive',
+  'addMissingCounts',
 ]);
 
 interface JobRow {
@@ -260,6 +263,10 @@ export class SqliteJobQueue implements JobQueue {
     });
   }
 
+  async holdsLease(jobId: string, token: string): Promise<boolean> {
+    return this.statements.holdsLease.get({ jobId, token }) !== undefined;
+  }
+
   async cancel(jobId: string, userId: string): Promise<CancelOutcome> {
     const { statements } = this;
     return this.write((now): CancelOutcome => {
@@ -304,6 +311,13 @@ export class SqliteJobQueue implements JobQueue {
       // Between batches the write lock is free, and this process's other work gets a turn.
       await yieldToEventLoop();
     }
+  }
+
+  async repairActiveCounts(): Promise<number> {
+    const { statements } = this;
+    return this.db
+      .transaction(() => statements.recountActive.run().changes + statements.addMissingCounts.run().changes)
+      .immediate();
   }
 
   /**
