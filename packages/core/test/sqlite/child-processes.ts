@@ -10,6 +10,8 @@ export interface ChildProgram {
   run(args: string[]): Promise<ChildResult>;
   /** Removes the bundle. */
   remove(): void;
+  /** The bundled program, for a test that drives the process itself (signals, output as it comes). */
+  path: string;
 }
 
 export interface ChildResult {
@@ -27,7 +29,7 @@ export interface ChildResult {
  * its own crash, as separate `mixtape` processes sharing a data dir do. The bundle is written
  * under packages/core/node_modules/.cache, so it finds better-sqlite3 like the sources do.
  */
-export async function bundleChildProgram(entry: string): Promise<ChildProgram> {
+export async function bundleChildProgram(entry: string, options: { external?: (string | RegExp)[] } = {}): Promise<ChildProgram> {
   const { build } = await import('tsup');
   const cache = join(CORE, 'node_modules', '.cache');
   mkdirSync(cache, { recursive: true });
@@ -43,7 +45,8 @@ export async function bundleChildProgram(entry: string): Promise<ChildProgram> {
     dts: false,
     sourcemap: false,
     loader: { '.sql': 'text' },
-    external: ['better-sqlite3'],
+    // More for programs that load CommonJS packages (jsonwebtoken, prom-client), found from the cache dir.
+    external: ['better-sqlite3', ...(options.external ?? [])],
     // No package.json above says "module" once inside node_modules.
     outExtension: () => ({ js: '.mjs' }),
   });
@@ -66,5 +69,6 @@ export async function bundleChildProgram(entry: string): Promise<ChildProgram> {
         });
       }),
     remove: () => rmSync(outDir, { recursive: true, force: true }),
+    path: program,
   };
 }
