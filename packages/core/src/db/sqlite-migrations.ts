@@ -4,6 +4,7 @@ import jobLeases from './sqlite/003-job-leases.sql';
 import searchOutbox from './sqlite/004-search-outbox.sql';
 import revocationList from './sqlite/005-revocation-list.sql';
 import locksAndFencing from './sqlite/006-locks-and-fencing.sql';
+import taskLeases from './sqlite/007-task-leases.sql';
 
 export interface Migration {
   version: number;
@@ -19,4 +20,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 4, name: 'search-outbox', sql: searchOutbox },
   { version: 5, name: 'revocation-list', sql: revocationList },
   { version: 6, name: 'locks-and-fencing', sql: locksAndFencing },
+  { version: 7, name: 'task-leases', sql: taskLeases },
 ];
