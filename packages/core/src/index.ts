@@ -53,7 +53,6 @@ export * from './storage/sqlite-blob-ledger.js';
 export type * from './jobs/job-queue.js';
 export * from './jobs/sqlite-job-queue.js';
 export * from './jobs/backoff.js';
-export * from './jobs/job-housekeeping.js';
 
 export type * from './locks/lock-manager.js';
 export * from './locks/lock-request.js';
@@ -72,6 +71,13 @@ export * from './downloads/download-service.js';
 export * from './downloads/download-processor.js';
 export * from './downloads/download-workers.js';
 export * from './downloads/failure-policy.js';
+
+export type * from './housekeeping/task-leases.js';
+export type * from './housekeeping/temp-files.js';
+export * from './housekeeping/sqlite-task-leases.js';
+export * from './housekeeping/housekeeping-scheduler.js';
+export * from './housekeeping/housekeeping-tasks.js';
+export * from './housekeeping/mixtape-housekeeping.js';
 
 export * from './consistency/reconciler.js';
 export * from './library/release-unheld-audio.js';

@@ -13,7 +13,15 @@ import { DownloadProcessor } from './downloads/download-processor.js';
 import { DownloadService } from './downloads/download-service.js';
 import { DownloadWorkers, type WorkerEvent } from './downloads/download-workers.js';
 import { runHealthChecks, type HealthCheck, type HealthReport } from './health/health-check.js';
-import { JobHousekeeping } from './jobs/job-housekeeping.js';
+import type { HousekeepingScheduler } from './housekeeping/housekeeping-scheduler.js';
+import {
+  createMixtapeHousekeeping,
+  defaultHousekeepingSettings,
+  type HousekeepingEvent,
+  type HousekeepingSettings,
+} from './housekeeping/mixtape-housekeeping.js';
+import type { TaskLeases } from './housekeeping/task-leases.js';
+import type { TempFiles } from './housekeeping/temp-files.js';
 import type { JobQueue } from './jobs/job-queue.js';
 import { AudioFiles } from './library/audio-files.js';
 import { LibraryService } from './library/library-service.js';
@@ -21,7 +29,7 @@ import type { LibraryStore } from './library/library-store.js';
 import type { LockManager } from './locks/lock-manager.js';
 import { observeLockWaits } from './locks/observed-lock-manager.js';
 import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
-import { OutboxRelay, type OutboxRelaySettings } from './outbox/outbox-relay.js';
+import { DEFAULT_OUTBOX_RELAY_SETTINGS, OutboxRelay, type OutboxRelaySettings } from './outbox/outbox-relay.js';
 import type { SearchOutbox } from './outbox/search-outbox.js';
 import { createMixtapeMetrics, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
 import type { RateLimitStores } from './ratelimit/rate-limit-store.js';
@@ -55,6 +63,10 @@ export interface MixtapeBackends {
   metadata: TrackMetadataProvider;
   source: TrackSource;
   healthChecks: HealthCheck[];
+  /** Named leases, so that one process at a time runs each housekeeping task. */
+  taskLeases: TaskLeases;
+  /** Temp files of writes in progress, swept by housekeeping; absent when the blob store keeps none. */
+  tempFiles?: TempFiles;
   close(): Promise<void>;
 }
 
@@ -69,7 +81,7 @@ export interface MixtapeSettings {
   workers: number;
   /** Queued plus running jobs one user may have (default 20). */
   maxActiveJobsPerUser?: number;
-  /** Final jobs older than this are purged by processes with workers (default 7 days). */
+  /** Final jobs older than this are purged by housekeeping (default 7 days). */
   jobRetentionMs?: number;
   /** How long `close` lets jobs in flight finish before handing them back (default 10 s). */
   shutdownGraceMs?: number;
@@ -88,6 +100,8 @@ export interface MixtapeSettings {
   trackLookups?: Partial<TrackLookupSettings>;
   /** How the search outbox is relayed to the index (see `OutboxRelay`). */
   searchRelay?: Partial<OutboxRelaySettings>;
+  /** How often each housekeeping chore runs across all processes (see `defaultHousekeepingSettings`). */
+  housekeeping?: Partial<HousekeepingSettings>;
 }
 
 export interface Mixtape {
@@ -104,10 +118,12 @@ export interface Mixtape {
   library: LibraryService;
   workers: DownloadWorkers;
   reconciler: Reconciler;
-  /** Feeds the search index from the outbox: kicked by every catalog change, and on a timer once started. */
+  /** Feeds the search index from the outbox: kicked by every catalog change, and by housekeeping once started. */
   outboxRelay: OutboxRelay;
+  /** Periodic chores (reaping, purging, relaying, sweeping, repairing, reconciling), each run by one process at a time. */
+  housekeeping: HousekeepingScheduler;
   health(only?: 'critical'): Promise<HealthReport>;
-  /** Starts the in-process workers, if any, and the search outbox relay's timer. */
+  /** Starts the in-process workers, if any, and the housekeeping scheduler. */
   start(): void;
   /** Stops the workers (letting jobs in flight finish), then closes the backends. Safe twice. */
   close(): Promise<void>;
@@ -117,7 +133,12 @@ export interface Mixtape {
 export function createMixtape(
   backends: MixtapeBackends,
   settings: MixtapeSettings,
-  options: { registry?: Registry; onWorkerEvent?: (event: WorkerEvent) => void } = {},
+  options: {
+    registry?: Registry;
+    onWorkerEvent?: (event: WorkerEvent) => void;
+    /** Housekeeping runs and faults; without it, faults go to `onWorkerEvent` as errors. */
+    onHousekeeping?: (event: HousekeepingEvent) => void;
+  } = {},
 ): Mixtape {
   // First, so that a rule that cannot hold stops the start as a configuration error.
   const validators = mixtapeValidators(settings.validators);
@@ -169,17 +190,6 @@ export function createMixtape(
       options.onWorkerEvent?.(event);
     },
   });
-  // Reaping is what brings back the jobs of a dead worker, so it runs wherever workers do.
-  const housekeeping = new JobHousekeeping({
-    queue,
-    reapIntervalMs: Math.min(15_000, Math.max(250, Math.floor(settings.jobLeaseMs / 2))),
-    retentionMs: settings.jobRetentionMs ?? 7 * 24 * 3_600_000,
-    onReaped: ({ requeued, failed }) => {
-      if (requeued > 0) metrics.downloads.inc({ outcome: 'retried' }, requeued);
-      if (failed > 0) metrics.downloads.inc({ outcome: 'failed' }, failed);
-    },
-    onError: (error) => options.onWorkerEvent?.({ type: 'error', error }),
-  });
   const reconciler = new Reconciler({
     catalog,
     blobs,
@@ -191,9 +201,38 @@ export function createMixtape(
     onRepair: (kind) => metrics.reconcilerRepairs.inc({ kind }),
     searchRepairs: outboxRelay,
   });
+  const jobRetentionMs = settings.jobRetentionMs ?? 7 * 24 * 3_600_000;
+  // Every process that starts runs the scheduler; the leases decide which one runs each chore.
+  const housekeeping = createMixtapeHousekeeping({
+    leases: backends.taskLeases,
+    queue,
+    tokens: backends.tokens,
+    relay: outboxRelay,
+    reconciler,
+    ...(backends.tempFiles ? { temps: backends.tempFiles } : {}),
+    jobRetentionMs,
+    orphanGraceMs: settings.orphanGraceMs ?? 3_600_000,
+    settings: {
+      ...defaultHousekeepingSettings({
+        jobLeaseMs: settings.jobLeaseMs,
+        jobRetentionMs,
+        relayIntervalMs: settings.searchRelay?.intervalMs ?? DEFAULT_OUTBOX_RELAY_SETTINGS.intervalMs,
+      }),
+      ...settings.housekeeping,
+    },
+    onReaped: ({ requeued, failed }) => {
+      if (requeued > 0) metrics.downloads.inc({ outcome: 'retried' }, requeued);
+      if (failed > 0) metrics.downloads.inc({ outcome: 'failed' }, failed);
+    },
+    onEvent(event) {
+      if (options.onHousekeeping) options.onHousekeeping(event);
+      else if (event.type === 'error') options.onWorkerEvent?.({ type: 'error', error: event.error });
+    },
+  });
   let closing: Promise<void> | undefined;
   return {
     reconciler,
+    housekeeping,
     validators,
     outboxRelay,
     backends,
@@ -237,8 +276,7 @@ export function createMixtape(
       }),
     start() {
       workers.start();
-      if (settings.workers > 0) housekeeping.start();
-      outboxRelay.start();
+      housekeeping.start();
     },
     close() {
       closing ??= Promise.all([workers.close(), housekeeping.close(), outboxRelay.close()]).then(() => backends.close());

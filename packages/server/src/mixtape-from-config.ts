@@ -42,6 +42,10 @@ export async function mixtapeFromConfig(
           logger.warn({ jobId: event.job.id, trackId: event.job.trackId, error: event.error }, `download ${event.type}`);
         } else logger.info({ jobId: event.job.id, trackId: event.job.trackId }, `download ${event.type}`);
       },
+      onHousekeeping(event) {
+        if (event.type === 'error') logger.error({ err: event.error, task: event.task }, 'housekeeping task failed');
+        else logger.debug({ task: event.task, durationMs: Math.round(event.durationMs), result: event.result }, 'housekeeping task ran');
+      },
     },
   );
 }

@@ -9,6 +9,7 @@ import { MixtapeError, NotFoundError } from '../errors.js';
 import { diskHealthCheck } from '../health/disk-health-check.js';
 import { searchHealthCheck } from '../health/search-health-check.js';
 import { sqliteHealthCheck } from '../health/sqlite-health-check.js';
+import { SqliteTaskLeases } from '../housekeeping/sqlite-task-leases.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { SqliteLibraryStore } from '../library/sqlite-library-store.js';
 import { openSqliteLockConnection, SqliteLockManager } from '../locks/sqlite-lock-manager.js';
@@ -94,12 +95,14 @@ export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<Em
       index,
       searchOutbox: new SqliteSearchOutbox(db),
       blobs,
+      tempFiles: blobs,
       blobLedger: new SqliteBlobLedger(db),
       locks: new SqliteLockManager(lockDb),
       rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),
       healthChecks: [sqliteHealthCheck(db), searchHealthCheck(index), diskHealthCheck(storageDir)],
+      taskLeases: new SqliteTaskLeases(db),
       async close() {
         if (closed) return;
         closed = true;

@@ -60,8 +60,8 @@ interface Write {
  * version written, so a change made meanwhile stays for the next pass. A change that fails
  * stays too, with its attempts counted, and is retried with backoff.
  *
- * Passes run when `kick`ed (after each catalog commit), every `intervalMs` once started, and
- * on `flush`. Passes of one relay never overlap; relays of several processes may, safely.
+ * Passes run when `kick`ed (after each catalog commit), every `intervalMs` once started (or
+ * when a scheduler calls `relayDue` instead), and on `flush`. Passes of one relay never overlap; relays of several processes may, safely.
  */
 export class OutboxRelay {
   readonly #deps: OutboxRelayDeps;
@@ -102,6 +102,16 @@ export class OutboxRelay {
     if (this.#draining) return;
     this.#draining = true;
     this.#drained = this.#drain();
+  }
+
+  /**
+   * What the timer does, awaited: a kick, and the passes it runs. For the housekeeping
+   * scheduler, which runs the periodic pass in one process at a time in place of `start()`'s
+   * timer. Like a kick, it does nothing while the index looks down; errors go to `onError`.
+   */
+  async relayDue(): Promise<void> {
+    this.kick();
+    await this.#drained;
   }
 
   /**
