@@ -44,7 +44,11 @@ export async function runEmbedded(dataDir, options = {}) {
     workers: 1,
   });
   try {
-    await seedDemoCatalog(backends.catalog, backends.index);
+    await seedDemoCatalog(backends.catalog);
+    // Search is fed from the catalog through the outbox; a started Mixtape relays at once,
+    // and `flush` waits until what is pending has reached the index.
+    mixtape.start();
+    await mixtape.outboxRelay.flush();
 
     const username = `embedded-${randomBytes(4).toString('hex')}`;
     const password = randomBytes(18).toString('base64url');
@@ -61,7 +65,6 @@ export async function runEmbedded(dataDir, options = {}) {
 
     const queued = await mixtape.downloads.request(principal.userId, `spotify:track:${track.id}`);
     log(`download ${queued.id} is ${queued.status}`);
-    mixtape.start();
     const job = await waitForFinalStatus(mixtape, principal.userId, queued.id, options.timeoutMs ?? 30_000);
     log(`download ${job.id} is ${job.status}`);
     if (job.status !== 'completed') {
