@@ -6,14 +6,15 @@ export type TrustProxy = boolean | number | string[];
 /**
  * Reads `MIXTAPE_TRUST_PROXY` the way Express reads its `trust proxy` setting, but from text:
  * `true`/`false`, a hop count, or a comma list of addresses, subnets and the names
- * `loopback`, `linklocal`, `uniquelocal`. Handing Express the raw text would read `1` as the
- * address 0.0.0.1 and `true` as a name it does not know. Returns the value, or a problem.
+ * `loopback`, `linklocal`, `uniquelocal`. Handing Express the raw text would read `1` (or any
+ * whole number) as an IPv4 address such as 0.0.0.1, and `true` as a name it does not know.
+ * Returns the value, or a problem.
  */
 export function parseTrustProxy(text: string): { value: TrustProxy } | { problem: string } {
   const trimmed = text.trim();
   if (trimmed === 'true') return { value: true };
   if (trimmed === 'false') return { value: false };
-  if (/^\d{1,3}$/.test(trimmed)) return { value: Number(trimmed) };
+  if (/^\d+$/.test(trimmed)) return { value: Number(trimmed) };
   const entries = trimmed.split(',').map((entry) => entry.trim());
   if (entries.some((entry) => entry === '')) return { problem: 'must be true, false, a hop count, or a comma list of addresses' };
   try {

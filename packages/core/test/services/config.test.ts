@@ -247,4 +247,11 @@ describe('parseConfig', () => {
       expect(problemsOf({ MIXTAPE_TRUST_PROXY: bad }), bad).toEqual([expect.stringMatching(/^MIXTAPE_TRUST_PROXY: must be/)]);
     }
   });
+
+  it('reads any whole number in MIXTAPE_TRUST_PROXY as a hop count, as Express reads a number, never as an IPv4 address', () => {
+    const trustOf = (text: string) => parseConfig({ MIXTAPE_TRUST_PROXY: text }).trustProxy;
+    // proxy-addr would take these as 32-bit addresses: 1000 is 0.0.3.232.
+    for (const hops of ['0', '1000', '65536', '4294967295']) expect(trustOf(hops), hops).toBe(Number(hops));
+    expect(trustOf(' 12 ')).toBe(12);
+  });
 });
