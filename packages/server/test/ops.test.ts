@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS, type EmbeddedBackends } from '@mixtape/core';
 import { call, signUp, startTestServer, type TestServer } from './support/test-server.js';
@@ -177,6 +179,30 @@ describe('/metrics without a token, behind a reverse proxy', () => {
       expect(allowed.text).toContain('# HELP mixtape_http_requests_total');
       expectProblem(await call(`${guarded.url}/metrics`, { headers }), 401, 'unauthorized');
     }
+  });
+});
+
+describe('/health when storage is gone', () => {
+  let bare: TestServer;
+
+  beforeAll(async () => {
+    bare = await startTestServer({ MIXTAPE_WORKERS: '0' });
+  });
+
+  afterAll(async () => {
+    await bare?.stop();
+  });
+
+  it('says what failed, never where on disk: /health is unauthenticated', async () => {
+    rmSync(join(bare.dataDir, 'audio'), { recursive: true, force: true });
+    const health = await call(`${bare.url}/health`);
+    // Storage is not critical: downloads fail, the rest still serves.
+    expect(health.status, health.text).toBe(200);
+    const [observation] = health.body.checks['storage:freeBytes'];
+    expect(observation.status).toBe('fail');
+    expect(observation.output).toMatch(/storage directory/);
+    expect(health.text).not.toContain(bare.dataDir);
+    expect(health.text).not.toMatch(/statfs|no such file/);
   });
 });
 

@@ -9,6 +9,7 @@ export function diskHealthCheck(path: string, limits = { warnBytes: 1024 ** 3, f
   return {
     name: 'storage:freeBytes',
     critical: false,
+    failure: 'cannot read the free space of the storage directory',
     async run() {
       const stats = await statfs(path);
       const free = stats.bavail * stats.bsize;

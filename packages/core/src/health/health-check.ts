@@ -12,6 +12,11 @@ export interface HealthCheck {
   name: string;
   /** A critical check failing makes the service unready; others only degrade it to `warn`. */
   critical: boolean;
+  /**
+   * What a failure means, as `/health` tells anyone who asks, e.g. "the database does not
+   * answer". The error's own message is never shown: it can hold paths, hosts or queries.
+   */
+  failure?: string;
   run(signal: AbortSignal): Promise<HealthObservation>;
 }
 
@@ -45,15 +50,22 @@ async function runOne(check: HealthCheck, timeoutMs: number): Promise<HealthObse
   });
   try {
     return await Promise.race([
-      check.run(controller.signal).catch((error: unknown) => ({
-        status: 'fail' as const,
-        output: error instanceof Error ? error.message : 'check failed',
-      })),
+      check.run(controller.signal).catch((error: unknown) => ({ status: 'fail' as const, output: failureOutput(check, error) })),
       timeout,
     ]);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A code such as ENOENT, SQLITE_BUSY or ECONNREFUSED: says what went wrong, and nothing of where. */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]{1,63}$/;
+
+/** The check's own words for a failure, with the error's code when it has a plain one. */
+function failureOutput(check: HealthCheck, error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  const said = check.failure ?? 'the check failed';
+  return typeof code === 'string' && ERROR_CODE.test(code) ? `${said} (${code})` : said;
 }
 
 /** Times `probe` in milliseconds: the usual observed value of a responseTime check. */

@@ -6,6 +6,7 @@ export function searchHealthCheck(index: SearchIndex): HealthCheck {
   return {
     name: `${index.name}:responseTime`,
     critical: false,
+    failure: 'the search index does not answer',
     run: () => timed(() => index.search('health', { limit: 1, offset: 0 })),
   };
 }

@@ -6,6 +6,7 @@ export function sqliteHealthCheck(db: SqliteDatabase): HealthCheck {
   return {
     name: 'sqlite:responseTime',
     critical: true,
+    failure: 'the database does not answer',
     run: () => timed(() => db.prepare('SELECT 1').get()),
   };
 }
