@@ -159,6 +159,31 @@ describe('/metrics without a token, behind a reverse proxy', () => {
     expect((await call(`${server.url}/metrics`)).status).toBe(200);
   });
 
+  it('refuses a loopback request that carries any other header proxies use to mark forwarding', async () => {
+    const markers: Array<Record<string, string>> = [
+      { 'x-real-ip': '203.0.113.9' },
+      // RFC 9110 makes every proxy send Via, even one that sends nothing else.
+      { via: '1.1 edge-proxy' },
+      { 'true-client-ip': '203.0.113.9' },
+      { 'cf-connecting-ip': '203.0.113.9' },
+      { 'x-forwarded-host': 'mixtape.example.com' },
+      { 'x-forwarded-proto': 'https' },
+      { 'x-forwarded-port': '443' },
+      { 'x-client-ip': '203.0.113.9' },
+      { 'x-cluster-client-ip': '203.0.113.9' },
+      { 'fastly-client-ip': '203.0.113.9' },
+      { 'forwarded-for': '203.0.113.9' },
+      // Even empty, the header says a proxy is there.
+      { 'x-real-ip': '' },
+    ];
+    for (const headers of markers) {
+      const refused = await call(`${server.url}/metrics`, { headers });
+      expectProblem(refused, 403, 'forbidden');
+      expect(refused.text, JSON.stringify(headers)).not.toContain('mixtape_http_requests_total');
+    }
+    expect((await call(`${server.url}/metrics`)).status).toBe(200);
+  });
+
   it('refuses every request while MIXTAPE_TRUST_PROXY is set, even to false', async () => {
     for (const target of [proxied, proxyOff]) {
       for (const headers of [{}, ...FORWARDING_HEADERS]) {

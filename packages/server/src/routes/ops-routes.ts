@@ -25,15 +25,36 @@ function bearerMatches(req: Request, token: string): boolean {
 }
 
 /**
+ * Headers that proxies, load balancers and CDNs add to a request they pass on: `Via` (which
+ * RFC 9110 requires of every proxy), the standard `Forwarded`, and the common unofficial ones.
+ * Any of them, even empty, says the peer is relaying someone else.
+ */
+const FORWARDING_HEADERS = [
+  'Forwarded',
+  'Via',
+  'X-Forwarded-For',
+  'X-Forwarded-Host',
+  'X-Forwarded-Proto',
+  'X-Forwarded-Port',
+  'Forwarded-For',
+  'X-Real-IP',
+  'X-Client-IP',
+  'X-Cluster-Client-IP',
+  'True-Client-IP',
+  'CF-Connecting-IP',
+  'Fastly-Client-IP',
+];
+
+/**
  * Without a token, metrics are for the machine itself. A reverse proxy on the same host
  * connects from loopback on behalf of anyone, so a loopback socket is not enough: a trusted
- * proxy setting or a forwarding header says some other client may be behind it.
+ * proxy setting or a forwarding header says some other client may be behind it. A proxy that
+ * adds no header at all cannot be told apart; behind one, only MIXTAPE_METRICS_TOKEN helps.
  */
 function isLocalScrape(req: Request, trustProxy: TrustProxy | null): boolean {
   return (
     trustProxy === null &&
-    req.get('Forwarded') === undefined &&
-    req.get('X-Forwarded-For') === undefined &&
+    FORWARDING_HEADERS.every((name) => req.get(name) === undefined) &&
     isLoopback(req.socket.remoteAddress)
   );
 }
