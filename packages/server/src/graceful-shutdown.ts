@@ -1,7 +1,9 @@
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Mixtape } from '@mixtape/core';
+import { createHttpServer } from './http/client-error.js';
+import type { Logger } from './logger.js';
 import type { RunningServer } from './server.js';
 
 /**
@@ -16,9 +18,9 @@ export class DrainableServer {
   #shuttingDown = false;
   #onIdle: Array<() => void> = [];
 
-  constructor(listener: RequestListener) {
+  constructor(listener: RequestListener, logger: Logger) {
     // Counted before the app runs, so that even a response the app sends synchronously is seen.
-    this.server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    this.server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
       this.#inFlight += 1;
       // A keep-alive client is told to reconnect, which takes it to an instance still in service.
       if (this.#shuttingDown) res.setHeader('Connection', 'close');
@@ -27,7 +29,7 @@ export class DrainableServer {
         if (this.#inFlight === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
       });
       listener(req, res);
-    });
+    }, logger);
   }
 
   shuttingDown(): boolean {
@@ -75,6 +77,7 @@ export interface ServeOptions {
   port: number;
   /** `config.shutdownGraceMs`: how long work in flight may take once a shutdown begins. */
   graceMs: number;
+  logger: Logger;
   /** The HTTP app, told how to ask whether a shutdown has begun. */
   app: (shuttingDown: () => boolean) => RequestListener;
 }
@@ -86,7 +89,7 @@ export interface ServeOptions {
  */
 export async function serveGracefully(options: ServeOptions): Promise<RunningServer> {
   const { mixtape } = options;
-  const drainable: DrainableServer = new DrainableServer(options.app(() => drainable.shuttingDown()));
+  const drainable: DrainableServer = new DrainableServer(options.app(() => drainable.shuttingDown()), options.logger);
   const { server } = drainable;
   try {
     server.listen(options.port, options.host);

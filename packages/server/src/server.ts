@@ -3,7 +3,6 @@ import type { Mixtape, MixtapeConfig, PasswordHasher } from '@mixtape/core';
 import { createApp } from './app.js';
 import { seedDemoIfOn } from './backends.js';
 import { serveGracefully } from './graceful-shutdown.js';
-import { clientErrorHandler } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
 
@@ -32,11 +31,12 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
     await mixtape.close();
     throw error;
   }
-  const running = await serveGracefully({
+  return serveGracefully({
     mixtape,
     host: config.host,
     port: config.port,
     graceMs: config.shutdownGraceMs,
+    logger,
     app: (shuttingDown) =>
       createApp({
         mixtape,
@@ -47,6 +47,4 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
         shuttingDown,
       }),
   });
-  running.server.on('clientError', clientErrorHandler(logger));
-  return running;
 }

@@ -17,6 +17,7 @@ export async function startWorker(config: MixtapeConfig, logger: Logger): Promis
     host: config.host,
     port: config.workerPort,
     graceMs: config.shutdownGraceMs,
+    logger,
     app: (shuttingDown) =>
       createOpsApp({ mixtape, logger, metricsToken: config.metricsToken, trustProxy: config.trustProxy, shuttingDown }),
   });

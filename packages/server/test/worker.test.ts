@@ -4,6 +4,7 @@ import { DEMO_TRACKS } from '@mixtape/core';
 import { ensureBuilt, killAll, printedUrl, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
 import { expectProblem, metricValue } from './support/http-expectations.js';
 import { deterministicBytes, gate, startAudioOrigin, type AudioOrigin } from './support/origin-servers.js';
+import { rawExchange } from './support/raw-http.js';
 import { call, signUp, startTestServer, waitForJob, type TestServer } from './support/test-server.js';
 
 /**
@@ -66,6 +67,23 @@ describe('mixtape worker', () => {
       const refused = await call(`${workerUrl}${path}`, { method, ...(method === 'POST' ? { body: {} } : {}) });
       expectProblem(refused, 404, 'not-found');
     }
+  });
+
+  it('answers what Node refuses before the app as problems, as the API server does', async () => {
+    const refusals: Array<[string, number]> = [
+      [`GET /livez HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431],
+      ['NOT HTTP AT ALL\r\n\r\n', 400],
+      ['GET /livez HTTP/1.1\r\n\r\n', 400],
+      ['GET /livez HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n', 417],
+    ];
+    for (const [request, status] of refusals) {
+      const answer = await rawExchange(workerUrl, request);
+      expect(answer.status, answer.text).toBe(status);
+      expect(answer.headers['content-type'] ?? '', answer.text).toMatch(/^application\/problem\+json/);
+      expect(answer.headers['x-request-id'] ?? '', answer.text).not.toBe('');
+      expect(JSON.parse(answer.body)).toMatchObject({ type: expect.stringMatching(/\/validation$/), status });
+    }
+    expect((await call(`${workerUrl}/livez`)).status).toBe(200);
   });
 
   it('runs the downloads the API queues, and its /metrics count them', async () => {

@@ -4,10 +4,14 @@ import { UnauthorizedError, type Principal } from '@mixtape/core';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The client's `X-Request-Id` when it is sane, or a new one. */
+export function requestIdFor(given: string | string[] | undefined): string {
+  return typeof given === 'string' && SANE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
 /** Echoes a sane `X-Request-Id` from the client, or makes one. */
 export const requestId: RequestHandler = (req, res, next) => {
-  const given = req.get('X-Request-Id');
-  res.setHeader('X-Request-Id', given && SANE_REQUEST_ID.test(given) ? given : randomUUID());
+  res.setHeader('X-Request-Id', requestIdFor(req.get('X-Request-Id')));
   next();
 };
 
