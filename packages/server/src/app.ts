@@ -25,6 +25,8 @@ export interface AppOptions {
   trustProxy: TrustProxy | null;
   /** True once a shutdown has begun: `/readyz` then answers 503. */
   shuttingDown?: () => boolean;
+  /** Aborted when a shutdown begins: open event streams end, so their clients reconnect elsewhere. */
+  shutdown?: AbortSignal;
 }
 
 /** The HTTP face of Mixtape: parse, call one service, map the outcome. */
@@ -43,6 +45,7 @@ export function createApp(options: AppOptions): Express {
       onReject: (policy) => mixtape.metrics.rateLimitRejections.inc({ policy }),
       logger,
     },
+    shutdown: options.shutdown,
   };
 
   app.use(requestId);

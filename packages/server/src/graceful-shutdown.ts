@@ -10,20 +10,23 @@ import type { RunningServer } from './server.js';
  * An HTTP server that knows how many requests it is answering, so that a shutdown can wait
  * for them, and that is told when a shutdown begins. From then on `/readyz` answers 503 (the
  * ops routes ask `shuttingDown()`), while the listener stays open: a load balancer must see
- * that answer to stop sending, and requests in flight (downloads, event streams) must finish.
+ * that answer to stop sending, and requests in flight (downloads) must finish. Event streams,
+ * which would hold the drain for nothing, end at once: the app is handed the `shutdown` signal.
  */
 export class DrainableServer {
   readonly server: Server;
   #inFlight = 0;
-  #shuttingDown = false;
+  readonly #shutdown = new AbortController();
   #onIdle: Array<() => void> = [];
 
-  constructor(listener: RequestListener, logger: Logger) {
+  /** `app` builds the request listener, given the signal that a shutdown has begun. */
+  constructor(app: (shutdown: AbortSignal) => RequestListener, logger: Logger) {
+    const listener = app(this.#shutdown.signal);
     // Counted before the app runs, so that even a response the app sends synchronously is seen.
     this.server = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
       this.#inFlight += 1;
       // A keep-alive client is told to reconnect, which takes it to an instance still in service.
-      if (this.#shuttingDown) res.setHeader('Connection', 'close');
+      if (this.shuttingDown()) res.setHeader('Connection', 'close');
       res.once('close', () => {
         this.#inFlight -= 1;
         if (this.#inFlight === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
@@ -33,7 +36,7 @@ export class DrainableServer {
   }
 
   shuttingDown(): boolean {
-    return this.#shuttingDown;
+    return this.#shutdown.signal.aborted;
   }
 
   /**
@@ -42,7 +45,7 @@ export class DrainableServer {
    * Resolves once the server is closed and `work` has settled.
    */
   async shutDown(graceMs: number, work: Promise<void> = Promise.resolve()): Promise<void> {
-    this.#shuttingDown = true;
+    this.#shutdown.abort();
     let graceOver!: () => void;
     const grace = new Promise<void>((resolve) => (graceOver = resolve));
     const timer = setTimeout(graceOver, graceMs);
@@ -78,8 +81,8 @@ export interface ServeOptions {
   /** `config.shutdownGraceMs`: how long work in flight may take once a shutdown begins. */
   graceMs: number;
   logger: Logger;
-  /** The HTTP app, told how to ask whether a shutdown has begun. */
-  app: (shuttingDown: () => boolean) => RequestListener;
+  /** The HTTP app, given a signal aborted when a shutdown begins. */
+  app: (shutdown: AbortSignal) => RequestListener;
 }
 
 /**
@@ -89,7 +92,7 @@ export interface ServeOptions {
  */
 export async function serveGracefully(options: ServeOptions): Promise<RunningServer> {
   const { mixtape } = options;
-  const drainable: DrainableServer = new DrainableServer(options.app(() => drainable.shuttingDown()), options.logger);
+  const drainable = new DrainableServer(options.app, options.logger);
   const { server } = drainable;
   try {
     server.listen(options.port, options.host);

@@ -37,14 +37,15 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
     port: config.port,
     graceMs: config.shutdownGraceMs,
     logger,
-    app: (shuttingDown) =>
+    app: (shutdown) =>
       createApp({
         mixtape,
         policies: config.rateLimits,
         logger,
         metricsToken: config.metricsToken,
         trustProxy: config.trustProxy,
-        shuttingDown,
+        shuttingDown: () => shutdown.aborted,
+        shutdown,
       }),
   });
 }

@@ -18,7 +18,13 @@ export async function startWorker(config: MixtapeConfig, logger: Logger): Promis
     port: config.workerPort,
     graceMs: config.shutdownGraceMs,
     logger,
-    app: (shuttingDown) =>
-      createOpsApp({ mixtape, logger, metricsToken: config.metricsToken, trustProxy: config.trustProxy, shuttingDown }),
+    app: (shutdown) =>
+      createOpsApp({
+        mixtape,
+        logger,
+        metricsToken: config.metricsToken,
+        trustProxy: config.trustProxy,
+        shuttingDown: () => shutdown.aborted,
+      }),
   });
 }

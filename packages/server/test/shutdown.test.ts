@@ -1,16 +1,18 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS } from '@mixtape/core';
 import { ensureBuilt, killAll, printedUrl, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
 import { deterministicBytes, gate, startAudioOrigin, type AudioOrigin } from './support/origin-servers.js';
-import { call } from './support/test-server.js';
+import { call, signUp, startTestServer } from './support/test-server.js';
 
 /**
  * `mixtape serve` shutting down under load, with real signals: readiness drops at the first
  * one so load balancers stop sending, while the process keeps serving what is in flight.
+ * Event streams are not work: they end at once, and their clients reconnect to an instance
+ * still in service.
  */
 
 const processes: CliProcess[] = [];
@@ -58,17 +60,24 @@ async function downloadInFlight(server: Awaited<ReturnType<typeof serve>>, track
 }
 
 /** Opens the job's event stream; resolves with all it sent once it ends (rejects if it is cut). */
-async function followEvents(server: Awaited<ReturnType<typeof serve>>, jobId: string): Promise<{ all: Promise<string> }> {
+async function followEvents(server: { api: string; token: string }, jobId: string): Promise<{ all: Promise<string> }> {
   const response = await fetch(`${server.api}/downloads/${jobId}/events`, { headers: { authorization: `Bearer ${server.token}` } });
   expect(response.status).toBe(200);
   return { all: response.text() };
 }
 
+/** Where the blob store keeps these bytes once a download has committed them. */
+function storedBlob(dataDir: string, bytes: Buffer): string {
+  const key = createHash('sha256').update(bytes).digest('hex');
+  return join(dataDir, 'audio', 'blobs', key.slice(0, 2), key.slice(2, 4), key);
+}
+
 describe('mixtape serve on SIGTERM', () => {
-  it('answers /readyz 503 at once while it finishes a slow download and its event stream, then exits 0', async () => {
+  it('answers /readyz 503 at once and ends event streams while it finishes a slow download, then exits 0', async () => {
     const track = DEMO_TRACKS[0]!.id;
     const held = gate();
-    origin.serve(track, { body: deterministicBytes('slow', 400_000), gate: held.promise });
+    const bytes = deterministicBytes('slow', 400_000);
+    origin.serve(track, { body: bytes, gate: held.promise });
     const server = await serve('drains');
     const jobId = await downloadInFlight(server, track);
     const events = await followEvents(server, jobId);
@@ -76,6 +85,10 @@ describe('mixtape serve on SIGTERM', () => {
     server.process.child.kill('SIGTERM');
     const ready = await untilStatus(`${server.url}/readyz`, 503);
     expect(Number(ready.headers.get('retry-after'))).toBeGreaterThan(0);
+    // The stream ends, cleanly, while the download it follows is still held back.
+    const stream = await events.all;
+    expect(stream).toMatch(/^event: status\ndata: .*"status":"running"/m);
+    expect(stream).not.toMatch(/"status":"completed"/);
     expect((await call(`${server.url}/livez`)).status).toBe(200);
     // Still serving the API, too, for whatever a load balancer sends before it notices.
     const job = await call(`${server.api}/downloads/${jobId}`, { token: server.token });
@@ -89,12 +102,12 @@ describe('mixtape serve on SIGTERM', () => {
     expect((await call(`${server.url}/readyz`)).status).toBe(503);
 
     held.open();
-    const stream = await events.all;
-    expect(stream).toMatch(/^event: status\ndata: .*"status":"completed"/m);
     const [code, signal] = await server.process.exited;
     expect(signal).toBeNull();
     expect(code).toBe(0);
     await expect(fetch(`${server.url}/livez`)).rejects.toThrow();
+    // The download in flight finished within the grace.
+    expect(existsSync(storedBlob(join(root, 'drains'), bytes))).toBe(true);
   });
 
   it('cuts work that outlasts MIXTAPE_SHUTDOWN_GRACE_MS, and still exits 0', async () => {
@@ -104,10 +117,12 @@ describe('mixtape serve on SIGTERM', () => {
     const server = await serve('cut', { MIXTAPE_SHUTDOWN_GRACE_MS: '1500' });
     const jobId = await downloadInFlight(server, track);
     const events = await followEvents(server, jobId);
+    let streamEndedAt = Number.POSITIVE_INFINITY;
     const eventsOutcome = events.all.then(
       () => 'ended',
       () => 'cut',
     );
+    void eventsOutcome.then(() => (streamEndedAt = Date.now()));
 
     const signalledAt = Date.now();
     server.process.child.kill('SIGTERM');
@@ -118,6 +133,36 @@ describe('mixtape serve on SIGTERM', () => {
     // It waited for the grace, and not for ever.
     expect(tookMs).toBeGreaterThanOrEqual(1400);
     expect(tookMs).toBeLessThan(10_000);
-    expect(await eventsOutcome).toBe('cut');
+    // The event stream did not wait for the grace: it ended as the shutdown began.
+    expect(await eventsOutcome).toBe('ended');
+    expect(streamEndedAt - signalledAt).toBeLessThan(1000);
+  });
+});
+
+describe('an event stream open when a shutdown begins', () => {
+  it('ends at once, well within the grace, and nothing polls the queue once the stores are closed', async () => {
+    // No workers: the job stays queued, so only the shutdown can end its stream.
+    const server = await startTestServer({ MIXTAPE_WORKERS: '0', MIXTAPE_SHUTDOWN_GRACE_MS: '5000' });
+    const { accessToken } = await signUp(server);
+    const job = await call(`${server.api}/downloads`, { token: accessToken, body: { track: DEMO_TRACKS[2]!.id } });
+    expect(job.status, job.text).toBe(202);
+    const events = await followEvents({ api: server.api, token: accessToken }, job.body.id);
+    const outcome = events.all.then(
+      (text) => ({ ended: true, text }),
+      () => ({ ended: false, text: '' }),
+    );
+    // Let it poll a few times first.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    const startedAt = Date.now();
+    await server.stop();
+    expect(Date.now() - startedAt).toBeLessThan(2000);
+    const stream = await outcome;
+    expect(stream.ended).toBe(true);
+    expect(stream.text).toMatch(/^event: status\ndata: .*"status":"queued"/m);
+    // Past several poll intervals, a poll still running would have hit the closed database by now.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const errors = server.logs.map((line) => JSON.parse(line) as { level: number; msg?: string }).filter((line) => line.level >= 50);
+    expect(errors).toEqual([]);
   });
 });

@@ -15,7 +15,7 @@ const requestBodySchema = (rules: MixtapeValidators) => Joi.object({ track: joiT
 const listQuerySchema = (rules: MixtapeValidators) => Joi.object({ status: Joi.string().valid(...JOB_STATUSES), ...joiPage(rules.downloadPage) });
 const jobParamsSchema = (rules: MixtapeValidators) => Joi.object({ jobId: joiText(rules.jobId).required() });
 
-export function downloadRoutes({ mixtape, policies, limits }: RouteContext): Router {
+export function downloadRoutes({ mixtape, policies, limits, shutdown }: RouteContext): Router {
   const router = Router();
   const requestBody = requestBodySchema(mixtape.validators);
   const listQuery = listQuerySchema(mixtape.validators);
@@ -44,7 +44,7 @@ export function downloadRoutes({ mixtape, policies, limits }: RouteContext): Rou
   router.get('/downloads/:jobId/events', signedIn, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     const userId = principalOf(res).userId;
-    await streamJobEvents(req, res, { load: () => downloads.get(userId, jobId) });
+    await streamJobEvents(req, res, { load: () => downloads.get(userId, jobId), shutdown });
   });
 
   router.delete('/downloads/:jobId', signedIn, async (req, res) => {

@@ -6,4 +6,6 @@ export interface RouteContext {
   mixtape: Mixtape;
   policies: RateLimitPolicies;
   limits: RateLimitContext;
+  /** Aborted when a shutdown begins; streaming responses listen to it and end at once. */
+  shutdown?: AbortSignal;
 }
