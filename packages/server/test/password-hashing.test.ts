@@ -73,9 +73,9 @@ describe('password hashing at the real cost', () => {
       const started = performance.now();
       return login(user.username, user.password).then((response) => ({ response, ms: performance.now() - started }));
     });
-    // The gate is full (2 hashing, 8 waiting): the flood is under way.
+    // The flood holds its client's whole share of the gate (5: half of 2 hashing + 8 waiting).
     const deadline = Date.now() + 10_000;
-    while (gate.running + gate.waiting < 10) {
+    while (gate.running + gate.waiting < 5) {
       if (Date.now() > deadline) throw new Error(`the flood never filled the gate (${gate.running} running)`);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -98,7 +98,7 @@ describe('password hashing at the real cost', () => {
     const ok = answers.filter((a) => a.response.status === 200);
     const shed = answers.filter((a) => a.response.status === 503);
     expect(ok.length + shed.length).toBe(FLOOD);
-    // Only the hashes the gate admits run (2 at once, 8 waiting, and a few more as turns free up).
+    // Only the hashes the gate admits run (2 at once, 3 more of this client's waiting, and a few more as turns free up).
     expect(ok.length).toBeGreaterThanOrEqual(2);
     expect(shed.length).toBeGreaterThan(FLOOD / 2);
     for (const { response } of shed) {
@@ -111,4 +111,73 @@ describe('password hashing at the real cost', () => {
     expect(medianShed).toBeLessThan(slowestOk);
     expect(gate.running + gate.waiting).toBe(0);
   });
+});
+
+describe("one client's share of the hash gate", () => {
+  // The real cost and the default gate (2 hashing, 8 waiting), as `mixtape serve` runs; trusting
+  // the loopback proxy lets the test speak from two addresses. The default limits, but `global`:
+  // the attacker retries a shed login at once, and the global limit stopping it would hide
+  // whether the gate itself is fair. Before the fix it never needed to: ten logins in flight
+  // kept the gate full at ~7 a second, well inside `global=600/1m`.
+  const gate = new HashGate();
+  const ATTACKER = { 'x-forwarded-for': '198.51.100.7' };
+  const VICTIM = { 'x-forwarded-for': '203.0.113.20' };
+  let server: TestServer;
+
+  beforeAll(async () => {
+    server = await startTestServer(
+      { MIXTAPE_TRUST_PROXY: 'loopback', MIXTAPE_RATE_LIMITS: 'global=100000/1m' },
+      { hasher: new PasswordHasher(DEFAULT_SCRYPT_COST, gate) },
+    );
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const login = (username: string, password: string, headers: Record<string, string>) =>
+    call(`${server.api}/auth/login`, { body: { username, password }, headers });
+
+  it('lets another client sign in while one client keeps the gate busy with correct logins, inside every limit', async () => {
+    // Five accounts (all that `register=5/1h` allows one address), two logins in flight on each:
+    // successful logins count against neither login policy, and ten of them filled the gate.
+    const accounts = ['hog0', 'hog1', 'hog2', 'hog3', 'hog4'];
+    for (const username of accounts) {
+      const registered = await call(`${server.api}/auth/register`, { body: { username, password: 'hog password 1' }, headers: ATTACKER });
+      expect(registered.status, registered.text).toBe(201);
+    }
+    const registered = await call(`${server.api}/auth/register`, { body: { username: 'bystander', password: 'bystander password' }, headers: VICTIM });
+    expect(registered.status, registered.text).toBe(201);
+
+    const attacker: Record<number, number> = {};
+    let stop = false;
+    const loops = [...accounts, ...accounts].map(async (username) => {
+      while (!stop) {
+        const answer = await login(username, 'hog password 1', ATTACKER);
+        attacker[answer.status] = (attacker[answer.status] ?? 0) + 1;
+        // A shed login is retried at once: it cost no hash, and a place frees soon.
+        if (answer.status !== 200) await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    const deadline = Date.now() + 10_000;
+    while (gate.running < 2 || gate.waiting < 3) {
+      if (Date.now() > deadline) throw new Error(`the attacker never filled its share (${gate.running} running, ${gate.waiting} waiting)`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+
+    const bystander: number[] = [];
+    for (let i = 0; i < 6; i += 1) {
+      bystander.push((await login('bystander', 'bystander password', VICTIM)).status);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    stop = true;
+    await Promise.all(loops);
+
+    // Before each client had a share: [503, 503, 503, 503, 503, 503].
+    expect(bystander, `attacker: ${JSON.stringify(attacker)}`).toEqual([200, 200, 200, 200, 200, 200]);
+    // The attacker went on signing in, shed beyond its share, and no login policy stopped it.
+    expect(attacker[200] ?? 0).toBeGreaterThan(10);
+    expect(attacker[503] ?? 0).toBeGreaterThan(0);
+    expect(Object.keys(attacker).sort()).toEqual(['200', '503']);
+  }, 60_000);
 });

@@ -27,6 +27,16 @@ export interface TokenPair {
   expiresIn: number;
 }
 
+/** Who is signing in or registering, as far as the host can tell. */
+export interface AuthCaller {
+  /**
+   * The client, for its fair share of the password hashes (`HashGate`): the server passes the
+   * key its rate limits count an address under (IPv6 per /56). Calls that give none all count
+   * as one client, which is not held to a share.
+   */
+  clientKey?: string;
+}
+
 export interface AuthSettings {
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
@@ -94,28 +104,30 @@ export class AuthService {
     this.#onLoginFailed = deps.onLoginFailed ?? (() => undefined);
   }
 
-  async register(username: string, password: string): Promise<{ id: string; username: string }> {
+  async register(username: string, password: string, caller: AuthCaller = {}): Promise<{ id: string; username: string }> {
     if (this.#settings.registration === 'closed') throw new ForbiddenError('Registration is closed');
     checkText('username', this.#validators.username, username);
     checkText('password', this.#validators.password, password);
     if (await this.#users.findByUsername(username)) throw new ConflictError('That username is taken');
-    const user = await this.#users.create({ username, passwordHash: await this.#hasher.hash(password) });
+    const user = await this.#users.create({ username, passwordHash: await this.#hasher.hash(password, caller.clientKey) });
     return { id: user.id, username: user.username };
   }
 
   /**
    * A hash made at an older cost is redone at the current one once the password is known good.
    * @throws UnauthorizedError, with one answer whether the user is unknown or the password wrong.
-   * @throws UnavailableError when too many hashes are waiting (see `HashGate`); nothing was checked.
+   * @throws UnavailableError when too many hashes are waiting, or the caller's client has its
+   *   share of them (see `HashGate`); nothing was checked.
    */
-  async login(username: string, password: string): Promise<TokenPair> {
+  async login(username: string, password: string, caller: AuthCaller = {}): Promise<TokenPair> {
     const user = await this.#users.findByUsername(username);
-    const valid = user ? await this.#hasher.verify(password, user.passwordHash) : await this.#hasher.verifyDecoy(password);
+    const { clientKey } = caller;
+    const valid = user ? await this.#hasher.verify(password, user.passwordHash, clientKey) : await this.#hasher.verifyDecoy(password, clientKey);
     if (!user || !valid) {
       this.#onLoginFailed();
       throw new UnauthorizedError(BAD_CREDENTIALS);
     }
-    if (this.#hasher.needsRehash(user.passwordHash)) await this.#upgradeHash(user, password);
+    if (this.#hasher.needsRehash(user.passwordHash)) await this.#upgradeHash(user, password, clientKey);
     const family = {
       id: newId(),
       userId: user.id,
@@ -185,9 +197,9 @@ export class AuthService {
    * Stores a hash at the current cost. A failure (the gate is full, the store is down) leaves the
    * old hash, which still verifies: the login goes on, and the next one tries again.
    */
-  async #upgradeHash(user: User, password: string): Promise<void> {
+  async #upgradeHash(user: User, password: string, clientKey: string | undefined): Promise<void> {
     try {
-      await this.#users.setPasswordHash(user.id, await this.#hasher.hash(password));
+      await this.#users.setPasswordHash(user.id, await this.#hasher.hash(password, clientKey));
     } catch {
       // Deliberately ignored: see above. Nothing of the password may reach a log.
     }

@@ -69,19 +69,22 @@ export class PasswordHasher {
     return this.#cost;
   }
 
-  /** @throws UnavailableError when too many hashes are waiting already. */
-  async hash(password: string): Promise<string> {
+  /**
+   * @param clientKey whose turn at the gate this is (see `HashGate.run`)
+   * @throws UnavailableError when too many hashes are waiting already.
+   */
+  async hash(password: string, clientKey?: string): Promise<string> {
     const salt = randomBytes(16);
-    const key = await this.#gate.run(() => derive(password, salt, this.#cost));
+    const key = await this.#gate.run(() => derive(password, salt, this.#cost), clientKey);
     const { N, r, p } = this.#cost;
     return `${SCHEME}$${N}$${r}$${p}$${salt.toString('base64url')}$${key.toString('base64url')}`;
   }
 
   /** @throws UnavailableError when too many hashes are waiting already. */
-  async verify(password: string, stored: string): Promise<boolean> {
+  async verify(password: string, stored: string, clientKey?: string): Promise<boolean> {
     const parsed = parse(stored);
     if (!parsed) return false;
-    const actual = await this.#gate.run(() => derive(password, parsed.salt, parsed.cost));
+    const actual = await this.#gate.run(() => derive(password, parsed.salt, parsed.cost), clientKey);
     return actual.length === parsed.key.length && timingSafeEqual(actual, parsed.key);
   }
 
@@ -90,8 +93,8 @@ export class PasswordHasher {
    * takes as long whether or not the user exists. No stored decoy is needed: deriving with a
    * fresh salt costs the same as comparing against one.
    */
-  async verifyDecoy(password: string): Promise<false> {
-    await this.#gate.run(() => derive(password, randomBytes(16), this.#cost));
+  async verifyDecoy(password: string, clientKey?: string): Promise<false> {
+    await this.#gate.run(() => derive(password, randomBytes(16), this.#cost), clientKey);
     return false;
   }
 

@@ -46,7 +46,7 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
 
   router.post('/auth/register', rateLimit(limits, policies.register, clientAddressKey), async (req, res) => {
     const body = parse(credentials, req.body, 'body');
-    res.status(201).json(await auth.register(body.username, body.password));
+    res.status(201).json(await auth.register(body.username, body.password, { clientKey: clientAddressKey(req) }));
   });
 
   // Every attempt is counted before its password is checked, so guesses sent in parallel cannot
@@ -60,9 +60,10 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
     rateLimit(limits, policies.login, (req, res) => `${clientAddressKey(req)} ${loginOf(res).username.toLowerCase()}`, {
       countFailuresOnly: true,
     }),
-    async (_req, res) => {
+    async (req, res) => {
       const body = loginOf(res);
-      res.json(await auth.login(body.username, body.password));
+      // Each address gets its share of the password hashes, so no client can keep others out.
+      res.json(await auth.login(body.username, body.password, { clientKey: clientAddressKey(req) }));
     },
   );
 
