@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { Mixtape, RateLimitPolicies, TrustProxy } from '@mixtape/core';
+import { cors } from './http/cors.js';
 import { observeRequests } from './http/observe-requests.js';
 import { notFoundHandler, problemHandler } from './http/problem.js';
 import { clientAddressKey, rateLimit } from './http/rate-limit.js';
@@ -27,6 +28,8 @@ export interface AppOptions {
   shuttingDown?: () => boolean;
   /** Aborted when a shutdown begins: open event streams end, so their clients reconnect elsewhere. */
   shutdown?: AbortSignal;
+  /** `MIXTAPE_CORS_ORIGINS`: browser origins that may call the API; none, no CORS. */
+  corsOrigins?: readonly string[];
 }
 
 /** The HTTP face of Mixtape: parse, call one service, map the outcome. */
@@ -63,6 +66,8 @@ export function createApp(options: AppOptions): Express {
   for (const routes of [authRoutes, trackRoutes, downloadRoutes, libraryRoutes, adminRoutes]) api.use(routes(context));
   // Handled inside the router, before Express resets `req.baseUrl`, so metrics see the full route.
   api.use(problemHandler(logger));
+  // Before the limits and authentication: a preflight carries no token and is never counted.
+  if (options.corsOrigins?.length) app.use(API_PREFIX, cors(options.corsOrigins));
   // Before the API's body parser, so a client over the limit costs no parsing.
   app.use(API_PREFIX, rateLimit(context.limits, policies.global, clientAddressKey), api);
 

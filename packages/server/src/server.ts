@@ -44,6 +44,7 @@ export async function startServer(config: MixtapeConfig, logger: Logger, options
         logger,
         metricsToken: config.metricsToken,
         trustProxy: config.trustProxy,
+        corsOrigins: config.corsOrigins,
         shuttingDown: () => shutdown.aborted,
         shutdown,
       }),
