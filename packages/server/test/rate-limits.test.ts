@@ -168,6 +168,44 @@ describe('login-ip policy (failed attempts per address, any username)', () => {
   });
 });
 
+describe('login refusals that judged no password', () => {
+  it("are not failed attempts: over 100 refused correct logins do not lock the address's other users out", async () => {
+    await newUser('eager');
+    await newUser('colleague');
+    const ip = freshIp();
+    // Five are judged at a time (the pair counts logins in flight); the rest are refused with
+    // 429 by a limit before any password was judged. Bursts until more than login-ip's 100
+    // refusals have been made, however many of each burst were judged.
+    const statuses: Record<number, number> = {};
+    for (let bursts = 0; (statuses[429] ?? 0) <= 100; bursts += 1) {
+      expect(bursts, 'bursts needed').toBeLessThan(30);
+      const burst = await Promise.all(Array.from({ length: 60 }, () => login('eager', PASSWORD, ip)));
+      for (const [status, count] of Object.entries(countStatuses(burst))) statuses[Number(status)] = (statuses[Number(status)] ?? 0) + count;
+    }
+    expect(Object.keys(statuses).sort(), JSON.stringify(statuses)).toEqual(['200', '429']);
+
+    // Those 429s counted as failed attempts for login-ip, which then refused the address for a day.
+    const colleague = await login('colleague', PASSWORD, ip);
+    expect(colleague.status, colleague.text).toBe(200);
+    // Nor do they count for the pair: five wrong passwords are still judged, and no sixth.
+    for (let i = 0; i < 5; i += 1) expectProblem(await login('eager', `wrong password ${i}`, ip), 401, 'unauthorized');
+    expectRateLimited(await login('eager', PASSWORD, ip), 15 * 60);
+  });
+
+  it('leave login-ip 100 wrong passwords to judge, and refuse the 101st', async () => {
+    await newUser('roamer');
+    const ip = freshIp();
+    const refusals = countStatuses(await Promise.all(Array.from({ length: 12 }, () => login('roamer', PASSWORD, ip))));
+    expect(refusals[429] ?? 0, JSON.stringify(refusals)).toBeGreaterThan(0);
+    // Judged wrong: 4 per username (under the pair's limit) over 25 usernames.
+    for (let user = 0; user < 25; user += 1) {
+      const guesses = await Promise.all(Array.from({ length: 4 }, (_, i) => login(`ghost-${user}`, `whatever ${i}`, ip)));
+      expect(countStatuses(guesses), `username ${user}`).toEqual({ 401: 4 });
+    }
+    expectRateLimited(await login('ghost-x', 'whatever', ip), 24 * 3600);
+  });
+});
+
 describe('client addresses', () => {
   it('counts IPv6 clients per /56', async () => {
     expect((await register('sixer1', '2001:db8:1:100::1')).status).toBe(201);

@@ -13,10 +13,12 @@ export interface RateLimitContext {
 
 export interface RateLimitOptions {
   /**
-   * Give the hit back once the answer shows no guess was judged wrong: a success (2xx, 3xx) or a
-   * fault of ours (5xx). The hit is still counted first, so parallel attempts cannot pass together.
+   * Keep the hit only when the answer is one this calls a failed attempt (for a login: a
+   * password judged wrong), and give it back for every other answer: a success, a fault of ours,
+   * and a refusal, by this limit or any other, that judged nothing. The hit is still counted
+   * first, so parallel attempts cannot pass together. Without it every request counts.
    */
-  countFailuresOnly?: boolean;
+  countOnly?: (res: Response) => boolean;
 }
 
 /** IPv6 clients can use a whole /56, so they are counted per /56, as express-rate-limit advises. */
@@ -46,8 +48,8 @@ export function rateLimit(
     // `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`, as the README promises.
     standardHeaders: 'draft-6',
     legacyHeaders: false,
-    skipSuccessfulRequests: options.countFailuresOnly ?? false,
-    requestWasSuccessful: (_req, res) => res.statusCode < 400 || res.statusCode >= 500,
+    skipSuccessfulRequests: options.countOnly !== undefined,
+    requestWasSuccessful: (_req, res) => !(options.countOnly?.(res) ?? true),
     handler: (req, res) => {
       const info = (req as Request & { rateLimit: RateLimitInfo }).rateLimit;
       const decision = rateLimitDecision(policy, { totalHits: info.used, resetTime: info.resetTime });

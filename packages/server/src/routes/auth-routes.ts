@@ -32,6 +32,12 @@ const loginParser =
 
 const loginOf = (res: Response): LoginBody => res.locals.login as LoginBody;
 
+/**
+ * The one failed attempt: a password judged wrong. Any other answer judged nothing, a 429 of
+ * the other login limit and a 503 of the hash gate included, and is given back.
+ */
+const judgedWrong = (res: Response): boolean => res.statusCode === 401;
+
 const refreshSchema = (rules: MixtapeValidators) => Joi.object({ refreshToken: joiText(rules.refreshToken).required() });
 // Logging out needs only the bearer token; a refresh token given ends its session too.
 const logoutSchema = (rules: MixtapeValidators) => Joi.object({ refreshToken: joiText(rules.refreshToken) });
@@ -50,15 +56,16 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
   });
 
   // Every attempt is counted before its password is checked, so guesses sent in parallel cannot
-  // all be judged; a success is then given back, so a user who knows their password is never
-  // locked out by their own logins. A malformed body is refused first: it guesses nothing.
+  // all be judged; all but a wrong password is then given back, so a user who knows their
+  // password is never locked out by their own logins, nor an address by refusals. A malformed
+  // body is refused first: it guesses nothing.
   router.post(
     '/auth/login',
     parseLogin,
-    rateLimit(limits, policies['login-ip'], clientAddressKey, { countFailuresOnly: true }),
+    rateLimit(limits, policies['login-ip'], clientAddressKey, { countOnly: judgedWrong }),
     // An address never holds a space, so no username can make its pair's key another's.
     rateLimit(limits, policies.login, (req, res) => `${clientAddressKey(req)} ${loginOf(res).username.toLowerCase()}`, {
-      countFailuresOnly: true,
+      countOnly: judgedWrong,
     }),
     async (req, res) => {
       const body = loginOf(res);
