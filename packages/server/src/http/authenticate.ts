@@ -2,7 +2,8 @@ import type { RequestHandler } from 'express';
 import { UnauthorizedError, type AuthService, type UserRoles } from '@mixtape/core';
 import { principalOf, setPrincipal } from './request-context.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9_.~+/=-]{1,4096})$/;
+/** RFC 9110 §11.1: the scheme's name is case-insensitive, and one or more spaces follow it. */
+const BEARER = /^Bearer +([A-Za-z0-9_.~+/=-]{1,4096})$/i;
 
 export function authenticate(auth: AuthService): RequestHandler {
   return async (req, res, next) => {

@@ -18,10 +18,12 @@ function isLoopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
+/** The scheme's name in any case (RFC 9110 §11.1); the token compared in constant time. */
 function bearerMatches(req: Request, token: string): boolean {
-  const given = Buffer.from(req.get('Authorization') ?? '');
-  const expected = Buffer.from(`Bearer ${token}`);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  const credentials = /^Bearer +(.+)$/i.exec(req.get('Authorization') ?? '');
+  const given = Buffer.from(credentials?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return credentials !== null && given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /**
