@@ -9,10 +9,12 @@ import type { IntegerRule, PageRules, TextRule } from '@mixtape/core';
 type Json = Record<string, unknown>;
 
 const TRIMMED = 'Surrounding whitespace is ignored: these rules hold for what is left.';
+// No JSON Schema keyword can say it, and a validator outside JavaScript may never see the lone surrogate.
+const WELL_FORMED = 'Must be well-formed Unicode: a lone surrogate (a JSON `\\ud800` escape without its pair) is refused.';
 
 /** `description` and `examples` are added to what the rule says; they never restate a bound. */
 export function textSchema(rule: TextRule, annotations: { description?: string; examples?: string[] } = {}): Json {
-  const description = [annotations.description, rule.trim ? TRIMMED : undefined].filter(Boolean).join(' ');
+  const description = [annotations.description, rule.trim ? TRIMMED : undefined, WELL_FORMED].filter(Boolean).join(' ');
   return {
     type: 'string',
     minLength: rule.minLength,

@@ -4,7 +4,7 @@ import { newId } from '../ids.js';
 import type { User } from '../model.js';
 import type { UserStore } from '../users/user-store.js';
 import { checkText } from '../validation/field-checks.js';
-import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validation/mixtape-validators.js';
+import { DEFAULT_MIXTAPE_VALIDATORS, loginRules, type MixtapeValidators } from '../validation/mixtape-validators.js';
 import type { JwtKeyring } from './jwt-keyring.js';
 import type { PasswordHasher } from './password-hasher.js';
 import type { RevocationList } from './revocation-list.js';
@@ -115,11 +115,16 @@ export class AuthService {
 
   /**
    * A hash made at an older cost is redone at the current one once the password is known good.
+   * @throws ValidationError for a body no account could match: lengths beyond `loginRules`, or
+   *   text that is not well-formed Unicode, which would otherwise hash as another password.
    * @throws UnauthorizedError, with one answer whether the user is unknown or the password wrong.
    * @throws UnavailableError when too many hashes are waiting, or the caller's client has its
    *   share of them (see `HashGate`); nothing was checked.
    */
   async login(username: string, password: string, caller: AuthCaller = {}): Promise<TokenPair> {
+    const rules = loginRules(this.#validators);
+    checkText('username', rules.username, username);
+    checkText('password', rules.password, password);
     const user = await this.#users.findByUsername(username);
     const { clientKey } = caller;
     const valid = user ? await this.#hasher.verify(password, user.passwordHash, clientKey) : await this.#hasher.verifyDecoy(password, clientKey);

@@ -18,6 +18,25 @@ export function lengthMessage(rule: TextRule): string {
     : `must be ${rule.minLength} to ${rule.maxLength} characters`;
 }
 
+/**
+ * Text must be well-formed Unicode. JSON can carry lone surrogates (`"\ud800"`), which UTF-8
+ * cannot encode: each becomes U+FFFD on the way to a hash, an index or a log, so two different
+ * passwords of them would be one. No JSON Schema keyword says this; the document says it in words.
+ */
+export const WELL_FORMED_MESSAGE = 'must be well-formed Unicode text: no unpaired surrogate';
+
+export function wellFormedMessage(rule: TextRule): string {
+  return rule.message ?? WELL_FORMED_MESSAGE;
+}
+
+/** A surrogate that `u` reads as a code point of its own is one that has no pair. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** `String.prototype.isWellFormed`, which the ES2023 library this builds against lacks. */
+export function isWellFormed(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
 export function patternMessage(rule: TextRule): string {
   return rule.message ?? rule.patternMessage ?? NOT_MATCHING_MESSAGE;
 }
@@ -59,6 +78,7 @@ export function forbiddenRegExp(rule: TextRule): RegExp | undefined {
 export function checkText(field: string, rule: TextRule, value: unknown, explainMismatch?: (text: string) => string | undefined): string {
   if (typeof value !== 'string') throw ValidationError.field(field, value === undefined ? REQUIRED_MESSAGE : NOT_TEXT_MESSAGE);
   const text = rule.trim ? value.trim() : value;
+  if (!isWellFormed(text)) throw ValidationError.field(field, wellFormedMessage(rule));
   const length = characterCount(text);
   if (length === 0 && rule.minLength > 0) throw ValidationError.field(field, REQUIRED_MESSAGE);
   if (length < rule.minLength || length > rule.maxLength) throw ValidationError.field(field, lengthMessage(rule));

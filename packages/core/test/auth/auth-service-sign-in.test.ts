@@ -8,6 +8,7 @@ import {
   SqliteTokenStore,
   SqliteUserStore,
   UnavailableError,
+  ValidationError,
   type AuthCaller,
 } from '../../src/index.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
@@ -75,6 +76,31 @@ describe('AuthService sign-in', () => {
       await expect(auth.login('alice', PASSWORD, hog)).rejects.toBeInstanceOf(UnavailableError);
       const other = auth.login('bob', PASSWORD, { clientKey: '203.0.113.20' });
       await expect(Promise.all([...logins, other])).resolves.toHaveLength(3);
+    });
+  });
+
+  describe('passwords that are not well-formed Unicode', () => {
+    const LONE = '\ud800\ud801\ud802\ud803\ud804\ud805\ud806\ud807\ud808\ud809';
+    const refusal = (field: string) => expect.objectContaining({ errors: [{ path: field, message: expect.stringMatching(/well-formed/) }] });
+
+    it('are refused at registration and at login, naming the field, before any hash is made', async () => {
+      const gate = new RecordingGate();
+      const auth = service(new PasswordHasher(CHEAP, gate));
+      const registered = auth.register('alice', LONE);
+      await expect(registered).rejects.toBeInstanceOf(ValidationError);
+      await expect(registered).rejects.toEqual(refusal('password'));
+      const login = auth.login('alice', LONE);
+      await expect(login).rejects.toBeInstanceOf(ValidationError);
+      await expect(login).rejects.toEqual(refusal('password'));
+      await expect(auth.login('\udc00lice', PASSWORD)).rejects.toEqual(refusal('username'));
+      expect(gate.clients).toEqual([]);
+    });
+
+    it('never open the account whose password is what UTF-8 makes of them', async () => {
+      const auth = service(new PasswordHasher(CHEAP));
+      await auth.register('alice', '\ufffd'.repeat(10));
+      await expect(auth.login('alice', LONE)).rejects.toBeInstanceOf(ValidationError);
+      await expect(auth.login('alice', '\ufffd'.repeat(10))).resolves.toMatchObject({ tokenType: 'Bearer' });
     });
   });
 });

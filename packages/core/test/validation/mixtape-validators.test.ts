@@ -83,6 +83,38 @@ describe('the default validators hold the contract (API.md)', () => {
   });
 });
 
+describe('text that is not well-formed Unicode', () => {
+  // JSON may carry lone surrogates ("\ud800"), and JSON.parse keeps them; encoded as UTF-8 each
+  // becomes U+FFFD, so such passwords were all one password.
+  const LONE = ['\ud800', '\udfff', '\udc00\ud800', `${NOTE.slice(0, 1)}x`, `x${NOTE.slice(1)}`];
+  const textRules = Object.entries(rules).filter((entry): entry is [string, TextRule] => 'kind' in entry[1]);
+
+  it('is refused for every text field, naming it, before its length is judged', () => {
+    expect(textRules.map(([name]) => name).sort()).toEqual(['jobId', 'password', 'refreshToken', 'searchQuery', 'trackId', 'trackRef', 'username']);
+    for (const [name, rule] of textRules) {
+      for (const lone of LONE) {
+        const message = rule.message ?? 'must be well-formed Unicode text: no unpaired surrogate';
+        expect(outcome(() => checkText(name, rule, lone)), `${name} ${JSON.stringify(lone)}`).toEqual([{ path: name, message }]);
+        expect(outcome(() => checkText(name, rule, lone.repeat(rule.maxLength))), `${name} long`).toEqual([{ path: name, message }]);
+      }
+    }
+  });
+
+  it('is refused for a login too, which checks lengths only', () => {
+    const login = loginRules(rules);
+    for (const lone of LONE) {
+      expect(outcome(() => checkText('password', login.password, lone.repeat(10))), JSON.stringify(lone)).toEqual(refused('password'));
+      expect(outcome(() => checkText('username', login.username, lone)), JSON.stringify(lone)).toEqual(refused('username'));
+    }
+  });
+
+  it('leaves surrogate pairs, U+FFFD and noncharacters alone: they are well-formed', () => {
+    for (const password of [NOTE.repeat(10), '\ufffd'.repeat(10), '\uffff'.repeat(10), `${'\ud83c\udfb5'}abcdefghi`]) {
+      expect(outcome(() => checkText('password', rules.password, password)), JSON.stringify(password)).toEqual({ accepted: password });
+    }
+  });
+});
+
 describe('login rules', () => {
   it('check lengths only, up to the longest username and password a registration allows', () => {
     const login = loginRules(rules);

@@ -4,6 +4,7 @@ import {
   forbiddenMessage,
   forbiddenRegExp,
   integerMessage,
+  isWellFormed,
   lengthMessage,
   NOT_TEXT_MESSAGE,
   patternMessage,
@@ -12,6 +13,7 @@ import {
   type IntegerRule,
   type PageRules,
   type TextRule,
+  wellFormedMessage,
 } from '@mixtape/core';
 
 /**
@@ -35,8 +37,10 @@ export function joiText(rule: TextRule, options: TextOptions = {}): Joi.StringSc
   let schema = Joi.string();
   if (rule.trim) schema = schema.trim();
   if (rule.minLength === 0) schema = schema.allow('');
-  // Counted in characters, as core and JSON Schema count, where Joi's min and max count UTF-16 units.
+  // Well-formed first, as core checks: a lone surrogate would reach a hash as U+FFFD. Then
+  // counted in characters, as core and JSON Schema count, where Joi's min and max count UTF-16 units.
   schema = schema.custom((value: string, helpers) => {
+    if (!isWellFormed(value)) return helpers.error('string.wellFormed');
     const length = characterCount(value);
     return length < rule.minLength || length > rule.maxLength ? helpers.error('string.length') : value;
   });
@@ -48,6 +52,7 @@ export function joiText(rule: TextRule, options: TextOptions = {}): Joi.StringSc
     'any.required': said(REQUIRED_MESSAGE),
     'string.empty': said(REQUIRED_MESSAGE),
     'string.base': said(NOT_TEXT_MESSAGE),
+    'string.wellFormed': said(wellFormedMessage(rule)),
     'string.length': said(lengthMessage(rule)),
     'string.pattern.base': said(patternMessage(rule)),
     'string.pattern.invert.base': said(forbiddenMessage(rule)),
