@@ -14,6 +14,9 @@ export function notifyCatalogChanges(catalog: TrackCatalog, onChange: () => void
     upsert: (...args) => afterCommit(catalog.upsert(...args)),
     attachAudio: (...args) => afterCommit(catalog.attachAudio(...args)),
     detachAudio: (...args) => afterCommit(catalog.detachAudio(...args)),
+    // A remembered size is not part of a track's search document.
+    rememberSize: (...args) => catalog.rememberSize(...args),
+    knownSize: (...args) => catalog.knownSize(...args),
     get: (...args) => catalog.get(...args),
     getMany: (...args) => catalog.getMany(...args),
     search: (...args) => catalog.search(...args),

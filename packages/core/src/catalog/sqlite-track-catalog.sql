@@ -44,7 +44,7 @@ SELECT * FROM tracks WHERE id IN (SELECT value FROM json_each(@trackIds));
 -- name: attachAudio
 -- Returns the new version; no row for an unknown track or a stale fence.
 UPDATE tracks SET blob_key = @blobKey, size_bytes = @sizeBytes, content_type = @contentType, updated_at = @updatedAt,
-  version = version + 1
+  seen_size_bytes = @sizeBytes, version = version + 1
 WHERE id = @trackId
   AND (@fenceKey IS NULL OR EXISTS (SELECT 1 FROM fencing_tokens WHERE key = @fenceKey AND token = @fenceToken))
 RETURNING version;
@@ -55,6 +55,15 @@ UPDATE tracks SET blob_key = NULL, size_bytes = NULL, content_type = NULL, updat
 WHERE id = @trackId AND blob_key IS NOT NULL
   AND (@fenceKey IS NULL OR EXISTS (SELECT 1 FROM fencing_tokens WHERE key = @fenceKey AND token = @fenceToken))
 RETURNING version;
+
+-- name: rememberSize
+-- The size last seen of the track's audio, kept after its bytes are let go (detachAudio leaves
+-- it). Not part of a Track's document, so no version and no outbox row.
+UPDATE tracks SET seen_size_bytes = @sizeBytes WHERE id = @trackId AND seen_size_bytes IS NOT @sizeBytes;
+
+-- name: knownSize
+-- The stored audio's size, else the size last seen; no row for an unknown track.
+SELECT coalesce(size_bytes, seen_size_bytes) FROM tracks WHERE id = @trackId;
 
 -- name: countMatching
 -- The fallback search. @patterns is a JSON array of LIKE patterns (with `\` escaping `%`, `_`

@@ -14,6 +14,8 @@ const SQL = requireStatements(text, [
   'byIds',
   'attachAudio',
   'detachAudio',
+  'rememberSize',
+  'knownSize',
   'countMatching',
   'pageMatching',
   'idsWithBlob',
@@ -140,6 +142,14 @@ export class SqliteTrackCatalog implements TrackCatalog {
       if (version !== undefined) this.#recordChange(id, version, now);
       else if (fence && (this.statements.byId.get({ trackId: id }) as TrackRow | undefined)?.blob_key) throw new LockLostError(fence.key);
     })();
+  }
+
+  async rememberSize(id: string, sizeBytes: number): Promise<void> {
+    this.statements.rememberSize.run({ trackId: id, sizeBytes });
+  }
+
+  async knownSize(id: string): Promise<number | null> {
+    return (this.statements.knownSize.pluck().get({ trackId: id }) as number | null | undefined) ?? null;
   }
 
   /**

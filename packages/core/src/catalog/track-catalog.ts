@@ -21,6 +21,15 @@ export interface TrackCatalog {
   /** Idempotent: an unknown track or one without audio is left as it is. Guarded like `attachAudio`. */
   detachAudio(id: string, fence?: Fence): Promise<void>;
   /**
+   * Remembers the size of the track's audio as seen at its origin (its Content-Length, or the
+   * bytes counted), also when they are not kept, so that a user it cannot fit is refused
+   * before anything is fetched again. Attaching audio remembers its size too; detaching keeps it.
+   * Not guarded: a size is a fact about the origin's file, and the latest one seen wins.
+   */
+  rememberSize(id: string, sizeBytes: number): Promise<void>;
+  /** The size of the track's audio: stored, or else last seen; null when never seen. */
+  knownSize(id: string): Promise<number | null>;
+  /**
    * Plain database text match: the fallback when the search index is down. `total` is exact
    * up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond.
    */

@@ -5,6 +5,7 @@ import searchOutbox from './sqlite/004-search-outbox.sql';
 import revocationList from './sqlite/005-revocation-list.sql';
 import locksAndFencing from './sqlite/006-locks-and-fencing.sql';
 import taskLeases from './sqlite/007-task-leases.sql';
+import quotaUsage from './sqlite/008-quota-usage.sql';
 
 export interface Migration {
   version: number;
@@ -21,4 +22,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 5, name: 'revocation-list', sql: revocationList },
   { version: 6, name: 'locks-and-fencing', sql: locksAndFencing },
   { version: 7, name: 'task-leases', sql: taskLeases },
+  { version: 8, name: 'quota-usage', sql: quotaUsage },
 ];

@@ -34,6 +34,18 @@ export type RetryOutcome =
   /** The user asked for the track again since; that job is the one to follow. */
   | { kind: 'duplicate'; active: Job };
 
+export type ReserveOutcome =
+  | { kind: 'reserved' }
+  /** It does not fit: `usedBytes` is what the user's library holds plus what their other jobs reserved. */
+  | { kind: 'over-quota'; usedBytes: number; limitBytes: number; requestedBytes: number }
+  /** The token is stale: nothing was reserved. */
+  | { kind: 'lease-lost' };
+
+export interface ReleaseOptions {
+  /** The job is due again after this long (default 0: at once). */
+  delayMs?: number;
+}
+
 export interface ReapOutcome {
   /** Expired leases whose job had attempts left: queued again, the attempt counted. */
   requeued: number;
@@ -61,6 +73,13 @@ export interface ReapOutcome {
  *   for a user with nothing queued or running, else one quantum after that user's previous
  *   job. `claim` is one ordered pick by (due time, insertion order), so a one-job user waits
  *   behind at most one job of each other user, not behind their whole backlog.
+ * - **Quota reservations, tied to the job.** `reserve` sets what a running job reserves of its
+ *   user's quota (the track's known size, or else the origin's Content-Length, when its fetch
+ *   starts), by a conditional update of the user's usage row in the same transaction as the
+ *   job's row: two jobs racing for the last bytes cannot both fit, in any number of processes.
+ *   The library store commits it with the library entry (`LibraryStore.add`); every transition
+ *   out of `running` (complete, fail, release, reap), a cancel and a purge give back whatever
+ *   is left of it.
  */
 export interface JobQueue {
   enqueue(request: EnqueueRequest): Promise<EnqueueOutcome>;
@@ -79,8 +98,17 @@ export interface JobQueue {
    * final `failed` when `retry` is null. null when the lease was lost.
    */
   fail(jobId: string, token: string, error: JobError, retry: { delayMs: number } | null): Promise<Job | null>;
-  /** Back to queued and due at once, its attempt not counted, keeping its place in line. */
-  release(jobId: string, token: string): Promise<boolean>;
+  /**
+   * Back to queued, its attempt not counted, keeping its place in line: due at once (a
+   * graceful shutdown), or after `delayMs` (a job whose track another worker is fetching waits
+   * without holding a worker). false when the lease was lost.
+   */
+  release(jobId: string, token: string, options?: ReleaseOptions): Promise<boolean>;
+  /**
+   * Sets the quota the running job holds to `bytes` (raising or lowering what it held), if
+   * the user's committed plus reserved bytes stay within `limitBytes`; see the interface's notes.
+   */
+  reserve(jobId: string, token: string, bytes: number, limitBytes: number): Promise<ReserveOutcome>;
   /** Takes back every expired lease; see the interface's notes. */
   reapExpired(): Promise<ReapOutcome>;
   /**

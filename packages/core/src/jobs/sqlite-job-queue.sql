@@ -16,6 +16,12 @@
 -- `user_job_counts` holds, per user, the queued plus running jobs (`active`) and the due time
 -- of the latest one (`last_due`). Every transition into or out of those two statuses changes
 -- `active` in the same transaction.
+--
+-- `jobs.reserved_bytes` is the quota a running job reserved, and `user_usage.reserved_bytes`
+-- the sum of those of the user, kept by conditional updates in the transaction of each change:
+-- a reservation raises both, and every transition out of `running` (and a purge) gives the
+-- job's reservation back (releaseReservation, then clearReservation). SqliteLibraryStore
+-- commits a reservation into `committed_bytes` with the library entry.
 
 -- name: clock
 SELECT CAST(unixepoch('subsec') * 1000 AS INTEGER);
@@ -150,8 +156,9 @@ RETURNING *;
 
 -- name: release
 -- Handed back unfinished: the attempt is not counted and the job keeps its due time, so it is
--- next in line again.
-UPDATE jobs SET status = 'queued', attempts = attempts - 1, next_attempt_at = @now,
+-- next in line again once @delayMs (0 at shutdown; a moment while another worker fetches the
+-- track) has passed.
+UPDATE jobs SET status = 'queued', attempts = attempts - 1, next_attempt_at = @now + @delayMs,
   lease_worker = NULL, lease_token = NULL, lease_expires_at = NULL, progress_bytes = NULL, progress_total = NULL,
   updated_at = @now
 WHERE id = @jobId AND status = 'running' AND lease_token = @token;
@@ -170,6 +177,49 @@ UPDATE jobs SET status = 'queued', next_attempt_at = @now, error_code = @code, e
   lease_worker = NULL, lease_token = NULL, lease_expires_at = NULL, progress_bytes = NULL, progress_total = NULL,
   updated_at = @now
 WHERE status = 'running' AND lease_expires_at <= @now AND attempts < max_attempts;
+
+-- name: reservedBy
+-- The running job's reservation, for the holder of its lease only.
+SELECT user_id, reserved_bytes FROM jobs WHERE id = @jobId AND status = 'running' AND lease_token = @token;
+
+-- name: ensureUsage
+INSERT INTO user_usage (user_id) VALUES (@userId) ON CONFLICT (user_id) DO NOTHING;
+
+-- name: usageOf
+SELECT committed_bytes, reserved_bytes FROM user_usage WHERE user_id = @userId;
+
+-- name: reserveUsage
+-- The quota: 0 changes when the user's committed plus reserved bytes and @delta would pass
+-- @limitBytes. A reservation that shrinks (@delta <= 0) always passes.
+UPDATE user_usage SET reserved_bytes = max(reserved_bytes + @delta, 0)
+WHERE user_id = @userId AND (@delta <= 0 OR committed_bytes + reserved_bytes + @delta <= @limitBytes);
+
+-- name: setReservation
+UPDATE jobs SET reserved_bytes = @bytes WHERE id = @jobId AND status = 'running' AND lease_token = @token;
+
+-- name: releaseReservation
+-- Gives the job's reservation back to its user's usage row; clearReservation then zeroes the
+-- job's own. Run them together, in the transaction of the job's transition.
+UPDATE user_usage SET reserved_bytes = max(user_usage.reserved_bytes - jobs.reserved_bytes, 0)
+FROM jobs
+WHERE jobs.id = @jobId AND jobs.reserved_bytes > 0 AND user_usage.user_id = jobs.user_id;
+
+-- name: clearReservation
+UPDATE jobs SET reserved_bytes = 0 WHERE id = @jobId AND reserved_bytes > 0;
+
+-- name: releaseExpiredReservations
+-- Before reaping: the reservations of every running job whose lease ran out, given back per
+-- user (served by jobs_reserved; the few jobs holding one are summed, never a user's library).
+UPDATE user_usage SET reserved_bytes = max(user_usage.reserved_bytes - expired.bytes, 0)
+FROM (
+  SELECT user_id, sum(reserved_bytes) AS bytes FROM jobs
+  WHERE reserved_bytes > 0 AND status = 'running' AND lease_expires_at <= @now
+  GROUP BY user_id
+) AS expired
+WHERE user_usage.user_id = expired.user_id;
+
+-- name: clearExpiredReservations
+UPDATE jobs SET reserved_bytes = 0 WHERE reserved_bytes > 0 AND status = 'running' AND lease_expires_at <= @now;
 
 -- name: ofUser
 SELECT * FROM jobs WHERE id = @jobId AND user_id = @userId;
@@ -193,12 +243,17 @@ SELECT status, count(*) AS n FROM jobs GROUP BY status;
 -- name: purgeFinished
 -- One batch of at most @limit rows, so that no single transaction holds the write lock for
 -- long. @finalStatuses is a JSON array of the final statuses, so the list lives in one place
--- (the model); the IN list is still served by jobs_status_updated.
+-- (the model); the IN list is still served by jobs_status_updated. Returns each purged job's
+-- reservation (0 unless a transition failed to give it back) for its usage row.
 DELETE FROM jobs WHERE seq IN (
   SELECT seq FROM jobs
   WHERE status IN (SELECT value FROM json_each(@finalStatuses)) AND updated_at < @before
   LIMIT @limit
-);
+)
+RETURNING user_id, reserved_bytes;
+
+-- name: releaseBytes
+UPDATE user_usage SET reserved_bytes = max(reserved_bytes - @bytes, 0) WHERE user_id = @userId;
 
 -- name: holdsLease
 -- The lease of an attempt, by the database's clock: one that ran out is no one's any more.

@@ -21,6 +21,8 @@ import type {
   JobQueue,
   ListJobsQuery,
   ReapOutcome,
+  ReleaseOptions,
+  ReserveOutcome,
   RetryOutcome,
 } from './job-queue.js';
 import text from './sqlite-job-queue.sql';
@@ -61,6 +63,16 @@ const SQL = requireStatements(text, [
   'retry',
   'countByStatus',
   'purgeFinished',
+  'releaseBytes',
+  'reservedBy',
+  'ensureUsage',
+  'usageOf',
+  'reserveUsage',
+  'setReservation',
+  'releaseReservation',
+  'clearReservation',
+  'releaseExpiredReservations',
+  'clearExpiredReservations',
   'holdsLease',
   'recountActive',
   'addMissingCounts',
@@ -82,6 +94,16 @@ interface JobRow {
   error_message: string | null;
   created_at: number;
   updated_at: number;
+}
+
+interface Reservation {
+  user_id: string;
+  reserved_bytes: number;
+}
+
+interface Usage {
+  committed_bytes: number;
+  reserved_bytes: number;
 }
 
 interface Counts {
@@ -225,6 +247,7 @@ export class SqliteJobQueue implements JobQueue {
       const done = statements.complete.get({ jobId, token, now }) as { user_id: string } | undefined;
       if (!done) return false;
       statements.freeSlot.run({ userId: done.user_id });
+      this.giveBackReservation(jobId);
       return true;
     });
   }
@@ -237,6 +260,7 @@ export class SqliteJobQueue implements JobQueue {
         const failed = statements.failFinally.get({ ...params, now }) as JobRow | undefined;
         if (!failed) return null;
         statements.freeSlot.run({ userId: failed.user_id });
+        this.giveBackReservation(jobId);
         return toJob(failed);
       }
       const held = statements.leased.get({ jobId, token }) as { user_id: string } | undefined;
@@ -245,17 +269,45 @@ export class SqliteJobQueue implements JobQueue {
       const due = this.dueFor(held.user_id, now);
       statements.setLastDue.run({ userId: held.user_id, due });
       const queued = statements.failForRetry.get({ ...params, delayMs: Math.max(0, Math.round(retry.delayMs)), due, now }) as JobRow;
+      // The next attempt reserves afresh when its fetch starts.
+      this.giveBackReservation(jobId);
       return toJob(queued);
     });
   }
 
-  async release(jobId: string, token: string): Promise<boolean> {
-    return this.write((now) => this.statements.release.run({ jobId, token, now }).changes > 0);
+  async release(jobId: string, token: string, options: ReleaseOptions = {}): Promise<boolean> {
+    const delayMs = Math.max(0, Math.round(options.delayMs ?? 0));
+    return this.write((now) => {
+      if (this.statements.release.run({ jobId, token, now, delayMs }).changes === 0) return false;
+      this.giveBackReservation(jobId);
+      return true;
+    });
+  }
+
+  async reserve(jobId: string, token: string, bytes: number, limitBytes: number): Promise<ReserveOutcome> {
+    if (!Number.isSafeInteger(bytes) || bytes < 0) throw ValidationError.field('bytes', 'must be a whole number of bytes, 0 or more');
+    const { statements } = this;
+    return this.write((): ReserveOutcome => {
+      const held = statements.reservedBy.get({ jobId, token }) as Reservation | undefined;
+      if (!held) return { kind: 'lease-lost' };
+      const userId = held.user_id;
+      const delta = bytes - held.reserved_bytes;
+      statements.ensureUsage.run({ userId });
+      if (statements.reserveUsage.run({ userId, delta, limitBytes }).changes === 0) {
+        const usage = statements.usageOf.get({ userId }) as Usage;
+        const usedBytes = usage.committed_bytes + usage.reserved_bytes - held.reserved_bytes;
+        return { kind: 'over-quota', usedBytes, limitBytes, requestedBytes: bytes };
+      }
+      statements.setReservation.run({ jobId, token, bytes });
+      return { kind: 'reserved' };
+    });
   }
 
   async reapExpired(): Promise<ReapOutcome> {
     const { statements } = this;
     return this.write((now): ReapOutcome => {
+      statements.releaseExpiredReservations.run({ now });
+      statements.clearExpiredReservations.run({ now });
       const spent = statements.failSpentLeases.all({ ...LEASE_EXPIRED, now }) as { user_id: string }[];
       for (const { user_id: userId } of spent) statements.freeSlot.run({ userId });
       const requeued = statements.requeueExpiredLeases.run({ ...LEASE_EXPIRED, now }).changes;
@@ -276,6 +328,7 @@ export class SqliteJobQueue implements JobQueue {
       const cancelled = statements.cancel.get({ jobId, now }) as JobRow | undefined;
       if (!cancelled) return { kind: 'conflict', job: toJob(row) };
       statements.freeSlot.run({ userId });
+      this.giveBackReservation(jobId);
       return { kind: 'cancelled', job: toJob(cancelled) };
     });
   }
@@ -303,9 +356,17 @@ export class SqliteJobQueue implements JobQueue {
 
   async purgeFinished(before: Date): Promise<number> {
     const params = { finalStatuses: JSON.stringify(FINAL_JOB_STATUSES), before: before.getTime(), limit: this.purgeBatchSize };
+    const { statements } = this;
+    const purgeBatch = this.db.transaction((): number => {
+      const rows = statements.purgeFinished.all(params) as Reservation[];
+      for (const row of rows) {
+        if (row.reserved_bytes > 0) statements.releaseBytes.run({ userId: row.user_id, bytes: row.reserved_bytes });
+      }
+      return rows.length;
+    });
     let purged = 0;
     for (;;) {
-      const deleted = this.statements.purgeFinished.run(params).changes;
+      const deleted = purgeBatch.immediate();
       purged += deleted;
       if (deleted < this.purgeBatchSize) return purged;
       // Between batches the write lock is free, and this process's other work gets a turn.
@@ -318,6 +379,12 @@ export class SqliteJobQueue implements JobQueue {
     return this.db
       .transaction(() => statements.recountActive.run().changes + statements.addMissingCounts.run().changes)
       .immediate();
+  }
+
+  /** Gives what the job reserved back to its user's usage row. Inside the transition's transaction. */
+  private giveBackReservation(jobId: string): void {
+    this.statements.releaseReservation.run({ jobId });
+    this.statements.clearReservation.run({ jobId });
   }
 
   /**

@@ -1,12 +1,29 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
-import { LockLostError, QuotaExceededError } from '../errors.js';
+import { LeaseLostError, LockLostError, QuotaExceededError } from '../errors.js';
 import type { Fence } from '../locks/lock-manager.js';
 import type { LibraryItem, Page, PageRequest } from '../model.js';
-import type { AddOutcome, LibraryStore } from './library-store.js';
+import type { AddOutcome, LibraryStore, ReservationHolder, StorageUsage } from './library-store.js';
 import text from './sqlite-library-store.sql';
 
-const SQL = requireStatements(text, ['item', 'insert', 'remove', 'countForUser', 'pageForUser', 'usedBytes', 'holderCount']);
+const SQL = requireStatements(text, [
+  'item',
+  'insert',
+  'remove',
+  'reservedBy',
+  'clearReservation',
+  'ensureUsage',
+  'usage',
+  'commit',
+  'unreserve',
+  'uncommit',
+  'countForUser',
+  'pageForUser',
+  'holderCount',
+  'clearStrayReservations',
+  'recountUsage',
+  'addMissingUsage',
+]);
 
 interface ItemRow {
   user_id: string;
@@ -15,11 +32,20 @@ interface ItemRow {
   added_at: number;
 }
 
+interface UsageRow {
+  committed_bytes: number;
+  reserved_bytes: number;
+}
+
 function toItem(row: ItemRow): LibraryItem {
   return { userId: row.user_id, trackId: row.track_id, sizeBytes: row.size_bytes, addedAt: new Date(row.added_at) };
 }
 
-/** Per-user libraries in the embedded database; usage is the sum of the items' sizes. */
+/**
+ * Per-user libraries in the embedded database, with a usage row per user (`user_usage`) that
+ * every add and removal changes in its own transaction. Writes are immediate transactions, so
+ * that processes sharing the file (`mixtape worker`) see each check and its write whole.
+ */
 export class SqliteLibraryStore implements LibraryStore {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
 
@@ -27,33 +53,58 @@ export class SqliteLibraryStore implements LibraryStore {
     this.statements = prepareOnFirstUse(db, SQL);
   }
 
-  async add(item: { userId: string; trackId: string; sizeBytes: number }, limitBytes: number, fence?: Fence): Promise<AddOutcome> {
-    // Immediate: the write lock is taken before the usage is read, so two adds (even from two
-    // processes) cannot both pass the check on the same usage.
+  async add(
+    item: { userId: string; trackId: string; sizeBytes: number },
+    limitBytes: number,
+    fence?: Fence,
+    reservation?: ReservationHolder,
+  ): Promise<AddOutcome> {
+    const { statements } = this;
+    const { userId, trackId, sizeBytes } = item;
     return this.db
       .transaction((): AddOutcome => {
-        if (this.statements.item.get({ userId: item.userId, trackId: item.trackId }) !== undefined) return 'exists';
-        const usedBytes = this.sumFor(item.userId);
-        if (usedBytes + item.sizeBytes > limitBytes) {
-          throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: item.sizeBytes });
+        let heldBytes = 0;
+        if (reservation) {
+          const held = statements.reservedBy.pluck().get(reservation) as number | undefined;
+          if (held === undefined) throw new LeaseLostError(reservation.jobId);
+          heldBytes = held;
         }
-        // Seam: the quota commit of a reservation will be fenced the same way, in this transaction.
-        const inserted = this.statements.insert.run({
-          userId: item.userId,
-          trackId: item.trackId,
-          sizeBytes: item.sizeBytes,
+        statements.ensureUsage.run({ userId });
+        if (statements.item.get({ userId, trackId }) !== undefined) {
+          this.endReservation(userId, reservation, heldBytes);
+          return 'exists';
+        }
+        if (statements.commit.run({ userId, sizeBytes, heldBytes, limitBytes }).changes === 0) {
+          const usage = statements.usage.get({ userId }) as UsageRow;
+          const usedBytes = usage.committed_bytes + Math.max(0, usage.reserved_bytes - heldBytes);
+          throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: sizeBytes });
+        }
+        // A stale fence inserts nothing, and the throw rolls the quota commit back with it.
+        const inserted = statements.insert.run({
+          userId,
+          trackId,
+          sizeBytes,
           addedAt: Date.now(),
           fenceKey: fence?.key ?? null,
           fenceToken: fence?.token ?? null,
         });
         if (inserted.changes === 0 && fence) throw new LockLostError(fence.key);
+        if (reservation) statements.clearReservation.run({ jobId: reservation.jobId });
         return 'added';
       })
       .immediate();
   }
 
   async remove(userId: string, trackId: string): Promise<boolean> {
-    return this.statements.remove.run({ userId, trackId }).changes > 0;
+    const { statements } = this;
+    return this.db
+      .transaction((): boolean => {
+        const sizeBytes = statements.remove.pluck().get({ userId, trackId }) as number | undefined;
+        if (sizeBytes === undefined) return false;
+        statements.uncommit.run({ userId, sizeBytes });
+        return true;
+      })
+      .immediate();
   }
 
   async get(userId: string, trackId: string): Promise<LibraryItem | null> {
@@ -72,14 +123,34 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   async usedBytes(userId: string): Promise<number> {
-    return this.sumFor(userId);
+    return (await this.usage(userId)).committedBytes;
+  }
+
+  async usage(userId: string): Promise<StorageUsage> {
+    const row = this.statements.usage.get({ userId }) as UsageRow | undefined;
+    return { committedBytes: row?.committed_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0 };
   }
 
   async holderCount(trackId: string): Promise<number> {
     return this.statements.holderCount.pluck().get({ trackId }) as number;
   }
 
-  private sumFor(userId: string): number {
-    return this.statements.usedBytes.pluck().get({ userId }) as number;
+  async repairUsage(): Promise<number> {
+    const { statements } = this;
+    return this.db
+      .transaction(
+        () =>
+          statements.clearStrayReservations.run().changes +
+          statements.recountUsage.run().changes +
+          statements.addMissingUsage.run().changes,
+      )
+      .immediate();
+  }
+
+  /** A reservation an add did not need (the track was held already) is given back. */
+  private endReservation(userId: string, reservation: ReservationHolder | undefined, heldBytes: number): void {
+    if (!reservation) return;
+    this.statements.unreserve.run({ userId, heldBytes });
+    this.statements.clearReservation.run({ jobId: reservation.jobId });
   }
 }

@@ -238,6 +238,24 @@ export function describeJobQueue(name: string, factory: () => Promise<JobQueueHa
         expect((await claimed()).job.id).toBe(third.id);
       });
 
+      it('releases a job to wait a while without counting the attempt, while others are claimed', async () => {
+        const [waiting, other] = await enqueueAll([{ userId: 'u1', trackId: 'a' }, { userId: 'u2', trackId: 'b' }]);
+        const lease = await claimed();
+        expect(lease.job.id).toBe(waiting!.id);
+        const before = Date.now();
+        expect(await queue.release(waiting!.id, lease.token, { delayMs: 300 })).toBe(true);
+        const released = await queue.get(waiting!.id);
+        expect(released).toMatchObject({ status: 'queued', attempts: 0 });
+        expect(released!.nextAttemptAt!.getTime()).toBeGreaterThanOrEqual(before + 300 - SKEW);
+        expect(await queue.release(waiting!.id, lease.token, { delayMs: 300 })).toBe(false);
+
+        // Not due yet: the other user's job is taken instead, and nothing else.
+        expect((await claimed('w2')).job.id).toBe(other!.id);
+        expect(await claim('w3')).toBeNull();
+        await sleep(400);
+        expect((await claimed('w3')).job).toMatchObject({ id: waiting!.id, attempts: 1 });
+      });
+
       it('reaps an expired lease apart from claiming: queued again, the attempt counted', async () => {
         const job = await enqueue();
         await claimed('w1', SHORT);

@@ -103,6 +103,21 @@ export function describeLibraryStore(name: string, factory: () => Promise<Librar
       expect(await library.list('u3', { limit: 2, offset: 0 })).toEqual({ items: [], total: 0 });
     });
 
+    it('keeps each user’s usage row in step with adds and removals, with nothing left to repair', async () => {
+      expect(await library.usage('u1')).toEqual({ committedBytes: 0, reservedBytes: 0 });
+      await library.add({ userId: 'u1', trackId: 't1', sizeBytes: 3 * MB }, 10 * MB);
+      await library.add({ userId: 'u1', trackId: 't2', sizeBytes: 4 * MB }, 10 * MB);
+      await library.add({ userId: 'u2', trackId: 't1', sizeBytes: 3 * MB }, 10 * MB);
+      await expect(library.add({ userId: 'u1', trackId: 't3', sizeBytes: 4 * MB }, 10 * MB)).rejects.toBeInstanceOf(QuotaExceededError);
+      expect(await library.usage('u1')).toEqual({ committedBytes: 7 * MB, reservedBytes: 0 });
+      await library.remove('u1', 't1');
+      await library.remove('u1', 't1');
+      expect(await library.usage('u1')).toEqual({ committedBytes: 4 * MB, reservedBytes: 0 });
+      expect(await library.usedBytes('u2')).toBe(3 * MB);
+      expect(await library.repairUsage()).toBe(0);
+      expect(await library.usage('u1')).toEqual({ committedBytes: 4 * MB, reservedBytes: 0 });
+    });
+
     it('counts the libraries that hold a track', async () => {
       expect(await library.holderCount('t1')).toBe(0);
       await library.add({ userId: 'u1', trackId: 't1', sizeBytes: 5 }, 100);

@@ -60,6 +60,8 @@ function pausingAttach(catalog: TrackCatalog, trackId: string) {
     tracksWithBlob: (...args) => catalog.tracksWithBlob(...args),
     storedBytes: () => catalog.storedBytes(),
     scan: (...args) => catalog.scan(...args),
+    rememberSize: (...args) => catalog.rememberSize(...args),
+    knownSize: (...args) => catalog.knownSize(...args),
     attachAudio: async (...args) => {
       if (args[0] === trackId) {
         reached();

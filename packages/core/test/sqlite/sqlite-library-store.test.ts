@@ -9,8 +9,8 @@ import { openTempSqlite, type TempSqlite } from './temp-sqlite.js';
 const MB = 1_000_000;
 
 /**
- * Another process that takes the write lock, adds an 8 MB item for u1, and commits after
- * `holdMs`. It prints "locked" once it holds the lock.
+ * Another process that takes the write lock, adds an 8 MB item for u1 (the item and its usage
+ * row, as the store does), and commits after `holdMs`. It prints "locked" once it holds the lock.
  */
 const OTHER_WRITER = `
 const Database = require(process.argv[1]);
@@ -18,6 +18,7 @@ const db = new Database(process.argv[2]);
 db.pragma('busy_timeout = 5000');
 db.exec('BEGIN IMMEDIATE');
 db.prepare('INSERT INTO library_items (user_id, track_id, size_bytes, added_at) VALUES (?, ?, ?, ?)').run('u1', 'theirs', 8000000, Date.now());
+db.prepare('INSERT INTO user_usage (user_id, committed_bytes) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET committed_bytes = committed_bytes + excluded.committed_bytes').run('u1', 8000000);
 process.stdout.write('locked\\n');
 Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[3]));
 db.exec('COMMIT');
