@@ -69,6 +69,10 @@ const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status:
   // A slot frees when one of the user's jobs ends, which takes seconds rather than minutes.
   ERR_TOO_MANY_JOBS: { kind: 'rate-limited', status: 429, retryAfterMs: 5000 },
   ERR_UNAVAILABLE: { kind: 'unavailable', status: 503 },
+  // Another process took over the lock or the lease meanwhile (contention, a pause): asking
+  // again soon succeeds, so it is a dependency's condition, not a bug.
+  ERR_LOCK_LOST: { kind: 'unavailable', status: 503, retryAfterMs: 1000 },
+  ERR_LEASE_LOST: { kind: 'unavailable', status: 503, retryAfterMs: 1000 },
 };
 
 /** What an error means to a client. Anything unexpected is a 500 that says nothing of its cause. */
