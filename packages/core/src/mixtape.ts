@@ -173,6 +173,7 @@ export function createMixtape(
     files,
     source: backends.source,
     locks,
+    reservations: queue,
     settings: { quotaBytes: settings.quotaBytes, maxTrackBytes: settings.maxTrackBytes, trackLockTtlMs: settings.jobLeaseMs },
     observer: { onFetch: (source, outcome) => metrics.upstreamFetches.inc({ source, outcome }) },
   });
@@ -260,6 +261,7 @@ export function createMixtape(
       queue,
       resolver,
       library: libraryStore,
+      sizes: catalog,
       settings: {
         quotaBytes: settings.quotaBytes,
         maxAttempts: settings.maxAttempts,

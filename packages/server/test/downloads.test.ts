@@ -15,7 +15,7 @@ import {
   type StubTrack,
 } from './support/origin-servers.js';
 
-/** Download jobs as users see them: sharing, deduplication, ownership, cancelling, paging, quota. */
+/** Download jobs as users see them: sharing, deduplication, ownership, cancelling, paging, quota and its reservations. */
 
 const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 
@@ -33,6 +33,11 @@ const SECOND_FIT = stubTrack('second-fit');
 const CAPPED = [stubTrack('capped-1'), stubTrack('capped-2'), stubTrack('capped-3'), stubTrack('capped-4')];
 const RACED = stubTrack('raced');
 const SIZED = stubTrack('sized-later');
+const FILLER = stubTrack('filler');
+const OVER = stubTrack('over-quota');
+const OVER_CHUNKED = stubTrack('over-quota-chunked');
+const RACE_A = stubTrack('last-bytes-a');
+const RACE_B = stubTrack('last-bytes-b');
 
 async function waitForStatus(server: TestServer, token: string, jobId: string, status: string, timeoutMs = 10_000): Promise<any> {
   const deadline = Date.now() + timeoutMs;
@@ -58,7 +63,23 @@ describe('download jobs', () => {
   const held = gate();
 
   beforeAll(async () => {
-    spotify = await startSpotifyStub([SHARED, HELD, ...PAGED, PAGED_MISSING, QUEUED, FIRST_FIT, SECOND_FIT, ...CAPPED, RACED, SIZED]);
+    spotify = await startSpotifyStub([
+      SHARED,
+      HELD,
+      ...PAGED,
+      PAGED_MISSING,
+      QUEUED,
+      FIRST_FIT,
+      SECOND_FIT,
+      ...CAPPED,
+      RACED,
+      SIZED,
+      FILLER,
+      OVER,
+      OVER_CHUNKED,
+      RACE_A,
+      RACE_B,
+    ]);
     origin = await startAudioOrigin();
     // Slow enough that the users' jobs overlap and wait on each other.
     origin.serve(SHARED.id, { body: sharedBytes, delayMs: 200 });
@@ -67,6 +88,12 @@ describe('download jobs', () => {
     origin.serve(QUEUED.id, { body: deterministicBytes('queued', 10_000) });
     origin.serve(FIRST_FIT.id, { body: deterministicBytes('first-fit', 600_000) });
     origin.serve(SECOND_FIT.id, { body: deterministicBytes('second-fit', 600_000) });
+    origin.serve(FILLER.id, { body: deterministicBytes('filler', 700_000) });
+    origin.serve(OVER.id, { body: deterministicBytes('over-quota', 500_000) });
+    origin.serve(OVER_CHUNKED.id, { body: deterministicBytes('over-quota-chunked', 500_000), chunked: true });
+    // Slow enough that both jobs reserve before either commits.
+    origin.serve(RACE_A.id, { body: deterministicBytes('last-bytes-a', 600_000), delayMs: 200 });
+    origin.serve(RACE_B.id, { body: deterministicBytes('last-bytes-b', 600_000), delayMs: 200 });
     // As many workers as users, so every job can race for the track at once.
     server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '8' });
   });
@@ -376,6 +403,73 @@ describe('download jobs', () => {
       expect(await waitForJob(tight, alice.accessToken, held.body.id)).toMatchObject({ status: 'completed' });
       expect((await call(`${tight.api}/me`, { token: alice.accessToken })).body.quota.usedBytes).toBe(600_000);
       expect(origin.requests.get(FIRST_FIT.id)).toBe(1);
+    });
+  });
+
+  describe('with a user at their quota', () => {
+    let full: TestServer;
+
+    beforeAll(async () => {
+      full = await startTestServer({
+        ...spotify.env(),
+        MIXTAPE_SOURCE_URL: origin.template,
+        MIXTAPE_RATE_LIMITS: LIMITS,
+        MIXTAPE_QUOTA_BYTES: '1000000',
+        MIXTAPE_WORKERS: '2',
+      });
+    });
+
+    afterAll(async () => {
+      await full?.stop();
+    });
+
+    it('refuses them up front once a track’s size is seen, and never fetches it again', async () => {
+      const user = await signUp(full);
+      const filler = await call(`${full.api}/downloads`, { token: user.accessToken, body: { track: FILLER.id } });
+      expect(await waitForJob(full, user.accessToken, filler.body.id)).toMatchObject({ status: 'completed' });
+
+      for (const track of [OVER, OVER_CHUNKED]) {
+        // Its size is unknown until the origin answers: the job learns it and fails, keeping nothing.
+        const first = await call(`${full.api}/downloads`, { token: user.accessToken, body: { track: track.id } });
+        expect(first.status).toBe(202);
+        expect(await waitForJob(full, user.accessToken, first.body.id)).toMatchObject({
+          status: 'failed',
+          attempts: 1,
+          error: { code: 'quota-exceeded' },
+        });
+        // From then on the size is known, though the bytes were not kept: refused before any job or fetch.
+        for (let i = 0; i < 3; i += 1) {
+          const again = await call(`${full.api}/downloads`, { token: user.accessToken, body: { track: track.id } });
+          expect(again.status).toBe(403);
+          expect(again.body.type).toMatch(/quota-exceeded$/);
+        }
+        expect(origin.requests.get(track.id)).toBe(1);
+        expect((await call(`${full.api}/tracks/${track.id}`, { token: user.accessToken })).body.available).toBe(false);
+      }
+      expect((await call(`${full.api}/downloads`, { token: user.accessToken })).body.total).toBe(3);
+      expect((await call(`${full.api}/me`, { token: user.accessToken })).body.quota).toEqual({ usedBytes: 700_000, limitBytes: 1_000_000 });
+      expect(await filesUnder(join(full.dataDir, 'audio', 'tmp'))).toEqual([]);
+
+      // Room made, the same track is fetched and fits.
+      expect((await call(`${full.api}/library/${FILLER.id}`, { method: 'DELETE', token: user.accessToken })).status).toBe(204);
+      const fits = await call(`${full.api}/downloads`, { token: user.accessToken, body: { track: OVER.id } });
+      expect(fits.status).toBe(202);
+      expect(await waitForJob(full, user.accessToken, fits.body.id)).toMatchObject({ status: 'completed' });
+      expect((await call(`${full.api}/me`, { token: user.accessToken })).body.quota.usedBytes).toBe(500_000);
+    });
+
+    it('lets one of two jobs racing for the last bytes have them, and fails the other', async () => {
+      const user = await signUp(full);
+      const jobs = await Promise.all(
+        [RACE_A, RACE_B].map((track) => call(`${full.api}/downloads`, { token: user.accessToken, body: { track: track.id } })),
+      );
+      const finished = await Promise.all(jobs.map((job) => waitForJob(full, user.accessToken, job.body.id)));
+      expect(finished.map((job) => job.status).sort()).toEqual(['completed', 'failed']);
+      expect(finished.find((job) => job.status === 'failed')).toMatchObject({ attempts: 1, error: { code: 'quota-exceeded' } });
+      expect((await call(`${full.api}/me`, { token: user.accessToken })).body.quota.usedBytes).toBe(600_000);
+      expect((await call(`${full.api}/library`, { token: user.accessToken })).body.total).toBe(1);
+      const { committedBytes, reservedBytes } = await full.mixtape.backends.library.usage(user.id);
+      expect({ committedBytes, reservedBytes }).toEqual({ committedBytes: 600_000, reservedBytes: 0 });
     });
   });
 });

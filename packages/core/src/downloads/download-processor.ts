@@ -1,8 +1,9 @@
-import { SourceError, TooLargeError } from '../errors.js';
+import { LeaseLostError, QuotaExceededError, SourceError, TooLargeError } from '../errors.js';
 import type { TrackCatalog } from '../catalog/track-catalog.js';
 import type { TrackResolver } from '../catalog/track-resolver.js';
+import type { JobQueue } from '../jobs/job-queue.js';
 import type { AudioFiles } from '../library/audio-files.js';
-import type { LibraryStore } from '../library/library-store.js';
+import type { LibraryStore, ReservationHolder } from '../library/library-store.js';
 import type { Fence, LockManager } from '../locks/lock-manager.js';
 import type { Job, JobProgress, StoredAudio } from '../model.js';
 import type { BlobOwner, BlobStore } from '../storage/blob-store.js';
@@ -19,7 +20,9 @@ export interface ProcessContext {
   onProgress: (progress: JobProgress) => void;
   /**
    * The attempt: the job and its lease token. It names the temp file, so the job's next
-   * attempt removes this one's leftovers at once, and a paused old attempt cannot publish.
+   * attempt removes this one's leftovers at once, and a paused old attempt cannot publish; and
+   * it holds the job's quota reservation. Without it, nothing is reserved ahead of the
+   * library add, which still refuses what does not fit.
    */
   owner?: BlobOwner;
 }
@@ -36,6 +39,8 @@ export interface DownloadProcessorDeps {
   files: AudioFiles;
   source: TrackSource;
   locks: LockManager;
+  /** Where a fetch reserves quota before it starts (the job queue: reservations live on the job's row). */
+  reservations?: Pick<JobQueue, 'reserve'>;
   settings: {
     quotaBytes: number;
     maxTrackBytes: number;
@@ -53,12 +58,26 @@ export interface DownloadProcessorDeps {
   observer?: FetchObserver;
 }
 
+interface Attempt {
+  job: Job;
+  context: ProcessContext;
+  fence: Fence;
+  /** The lease's and the lock's signals together. */
+  signal: AbortSignal;
+}
+
 /**
  * One attempt at one job: fetch the track's audio unless it is stored already, then add it to
  * the user's library. All of it runs under the track's lock (shared by every process on the
  * data dir), so many users asking for one song cause one fetch, and a library removal cannot
  * delete the file between the two steps. Every write presents the lock's fencing token, so an
  * attempt that lost the lock changes nothing.
+ *
+ * The quota is reserved on the job's row before any byte is fetched: for the size known from
+ * an earlier fetch, else for the origin's Content-Length as soon as it answers, else for the
+ * bytes counted at the end. What does not fit fails the job with `quota-exceeded` at that
+ * point, and the size seen is remembered, so that the user is refused up front next time
+ * rather than the file being fetched again. The library add commits the reservation.
  */
 export class DownloadProcessor {
   readonly #deps: DownloadProcessorDeps;
@@ -68,7 +87,7 @@ export class DownloadProcessor {
   }
 
   async process(job: Job, context: ProcessContext): Promise<ProcessOutcome> {
-    const { resolver, locks, library, settings } = this.#deps;
+    const { resolver, locks, settings } = this.#deps;
     await resolver.resolve(job.trackId, context.signal);
     const key = trackLockKey(job.trackId);
     const lockOptions = {
@@ -78,22 +97,26 @@ export class DownloadProcessor {
     };
     return locks.using(
       [key],
-      async ({ signal: lockSignal, fencingToken }) => {
-        const fence = { key, token: fencingToken };
-        const signal = AbortSignal.any([context.signal, lockSignal]);
-        const stored = await this.#storedAudio(job.trackId);
-        const audio = stored ?? (await this.#fetch(job.trackId, fence, signal, context));
-        try {
-          await library.add({ userId: job.userId, trackId: job.trackId, sizeBytes: audio.sizeBytes }, settings.quotaBytes, fence);
-        } catch (error) {
-          // Undo a fetch whose library step failed, unless someone else holds the track by now.
-          if (!stored) await releaseUnheldAudio(this.#deps, job.trackId, fence).catch(() => undefined);
-          throw error;
-        }
-        return stored ? 'deduplicated' : 'completed';
-      },
+      async ({ signal: lockSignal, fencingToken }) =>
+        this.#underLock({ job, context, fence: { key, token: fencingToken }, signal: AbortSignal.any([context.signal, lockSignal]) }),
       lockOptions,
     );
+  }
+
+  async #underLock(attempt: Attempt): Promise<ProcessOutcome> {
+    const { library, settings } = this.#deps;
+    const { job, context, fence } = attempt;
+    const stored = await this.#storedAudio(job.trackId);
+    const audio = stored ?? (await this.#fetch(attempt));
+    const reservation: ReservationHolder | undefined = context.owner && { jobId: context.owner.jobId, token: context.owner.token };
+    try {
+      await library.add({ userId: job.userId, trackId: job.trackId, sizeBytes: audio.sizeBytes }, settings.quotaBytes, fence, reservation);
+    } catch (error) {
+      // Undo a fetch whose library step failed, unless someone else holds the track by now.
+      if (!stored) await releaseUnheldAudio(this.#deps, job.trackId, fence).catch(() => undefined);
+      throw error;
+    }
+    return stored ? 'deduplicated' : 'completed';
   }
 
   async #storedAudio(trackId: string): Promise<StoredAudio | null> {
@@ -103,13 +126,23 @@ export class DownloadProcessor {
     return (await this.#deps.blobs.stat(track.audio.blobKey)) ? track.audio : null;
   }
 
-  async #fetch(trackId: string, fence: Fence, signal: AbortSignal, context: ProcessContext): Promise<StoredAudio> {
-    const { source, blobs, files, settings, observer } = this.#deps;
+  async #fetch(attempt: Attempt): Promise<StoredAudio> {
+    const { source, blobs, files, catalog, settings, observer } = this.#deps;
+    const { job, context, fence } = attempt;
+    const { trackId } = job;
+    const reserve = await this.#reserver(attempt);
+    // A size seen before is reserved before anything is fetched: what cannot fit is not fetched.
+    const known = await catalog.knownSize(trackId);
+    if (known !== null) await reserve(known);
+
     const abortBody = new AbortController();
+    const signal = AbortSignal.any([attempt.signal, abortBody.signal]);
     try {
-      const stream = await source.open(trackId, AbortSignal.any([signal, abortBody.signal]));
-      if (stream.sizeBytes !== undefined && stream.sizeBytes > settings.maxTrackBytes) {
-        throw new TooLargeError(settings.maxTrackBytes);
+      const stream = await source.open(trackId, signal);
+      if (stream.sizeBytes !== undefined) {
+        if (stream.sizeBytes !== known) await catalog.rememberSize(trackId, stream.sizeBytes);
+        if (stream.sizeBytes > settings.maxTrackBytes) throw new TooLargeError(settings.maxTrackBytes);
+        await reserve(stream.sizeBytes);
       }
       const sealed = await writeStream(blobs, stream.body, {
         maxBytes: settings.maxTrackBytes,
@@ -118,6 +151,13 @@ export class DownloadProcessor {
         headBytes: AUDIO_SIGNATURE_BYTES,
         ...(context.owner ? { owner: context.owner } : {}),
       });
+      try {
+        if (sealed.sizeBytes !== (stream.sizeBytes ?? known)) await catalog.rememberSize(trackId, sealed.sizeBytes);
+        await reserve(sealed.sizeBytes);
+      } catch (error) {
+        await sealed.draft.abort();
+        throw error;
+      }
       // The type is told from the bytes, never taken from the origin's claim: we serve it back.
       const audio = { blobKey: sealed.key, sizeBytes: sealed.sizeBytes, contentType: audioContentType(sealed.head) };
       await files.commitAndAttach(trackId, sealed.draft, audio, fence);
@@ -129,5 +169,27 @@ export class DownloadProcessor {
     } finally {
       abortBody.abort();
     }
+  }
+
+  /**
+   * Sets the job's reservation to a number of bytes (only when it changes), or fails the
+   * attempt: `QuotaExceededError` when it does not fit, `LeaseLostError` when the lease is gone.
+   * A track the user holds already (its file is fetched again) costs nothing more.
+   */
+  async #reserver({ job, context }: Attempt): Promise<(bytes: number) => Promise<void>> {
+    const { reservations, library, settings } = this.#deps;
+    const owner = context.owner;
+    if (!reservations || !owner || (await library.get(job.userId, job.trackId))) return async () => undefined;
+    let reserved: number | undefined;
+    return async (bytes) => {
+      if (bytes === reserved) return;
+      const outcome = await reservations.reserve(owner.jobId, owner.token, bytes, settings.quotaBytes);
+      if (outcome.kind === 'lease-lost') throw new LeaseLostError(owner.jobId);
+      if (outcome.kind === 'over-quota') {
+        const { usedBytes, limitBytes, requestedBytes } = outcome;
+        throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes });
+      }
+      reserved = bytes;
+    };
   }
 }

@@ -2,6 +2,7 @@ import { NotFoundError, QuotaExceededError, TooManyJobsError } from '../errors.j
 import type { CancelOutcome, JobQueue } from '../jobs/job-queue.js';
 import type { Job, JobStatus, Page, PageRequest } from '../model.js';
 import type { LibraryStore } from '../library/library-store.js';
+import type { TrackCatalog } from '../catalog/track-catalog.js';
 import type { TrackResolver } from '../catalog/track-resolver.js';
 import { parseTrackRef } from '../spotify/track-ref.js';
 import { checkPage } from '../validation/field-checks.js';
@@ -19,6 +20,7 @@ export class DownloadService {
   readonly #queue: JobQueue;
   readonly #resolver: TrackResolver;
   readonly #library: LibraryStore;
+  readonly #sizes: Pick<TrackCatalog, 'knownSize'>;
   readonly #settings: DownloadSettings;
   readonly #onEnqueued: () => void;
   readonly #validators: MixtapeValidators;
@@ -27,6 +29,8 @@ export class DownloadService {
     queue: JobQueue;
     resolver: TrackResolver;
     library: LibraryStore;
+    /** Sizes seen of tracks whose bytes were not kept (default: only stored audio has a known size). */
+    sizes?: Pick<TrackCatalog, 'knownSize'>;
     settings: DownloadSettings;
     /** Wakes idle in-process workers so a new job starts at once rather than at the next poll. */
     onEnqueued?: () => void;
@@ -36,6 +40,7 @@ export class DownloadService {
     this.#queue = deps.queue;
     this.#resolver = deps.resolver;
     this.#library = deps.library;
+    this.#sizes = deps.sizes ?? { knownSize: async () => null };
     this.#settings = deps.settings;
     this.#onEnqueued = deps.onEnqueued ?? (() => undefined);
     this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
@@ -72,13 +77,19 @@ export class DownloadService {
     }
   }
 
-  /** Refuses up front a track whose known size does not fit; one the user holds costs nothing. */
+  /**
+   * Refuses up front a track whose known size (stored, or seen at the origin before) does not
+   * fit beside what the user's library holds and their running downloads reserved, so that
+   * nothing is fetched for it. One the user holds costs nothing.
+   */
   async #checkQuota(userId: string, trackId: string): Promise<void> {
     const track = await this.#resolver.resolve(trackId);
-    if (!track.audio || (await this.#library.get(userId, trackId))) return;
-    const usedBytes = await this.#library.usedBytes(userId);
-    if (usedBytes + track.audio.sizeBytes > this.#settings.quotaBytes) {
-      throw new QuotaExceededError({ usedBytes, limitBytes: this.#settings.quotaBytes, requestedBytes: track.audio.sizeBytes });
+    const sizeBytes = track.audio?.sizeBytes ?? (await this.#sizes.knownSize(trackId));
+    if (sizeBytes === null || (await this.#library.get(userId, trackId))) return;
+    const { committedBytes, reservedBytes } = await this.#library.usage(userId);
+    const usedBytes = committedBytes + reservedBytes;
+    if (usedBytes + sizeBytes > this.#settings.quotaBytes) {
+      throw new QuotaExceededError({ usedBytes, limitBytes: this.#settings.quotaBytes, requestedBytes: sizeBytes });
     }
   }
 

@@ -230,7 +230,7 @@ describe('downloads through the core services', () => {
     expect(file.audio.blobKey).toBe(expected);
   });
 
-  it('undoes the fetch when the track does not fit the quota, leaving no file once swept', async () => {
+  it('refuses a track that does not fit the quota once the origin tells its size, keeping no file', async () => {
     await open();
     origin.bodies.set(trackC.id, randomBytes(3 * 1024 * 1024));
     const user = await mixtape.auth.register('alice', 'correct horse battery');
@@ -238,9 +238,9 @@ describe('downloads through the core services', () => {
     const done = await settle((await mixtape.downloads.request(user.id, trackC.id)).id);
     expect(done).toMatchObject({ status: 'failed', error: { code: 'quota-exceeded' } });
     expect((await mixtape.backends.catalog.get(trackC.id))?.audio).toBeUndefined();
-    // The file is let go through a tombstone, and unlinked by a sweep once its grace has passed.
+    // Its Content-Length was refused before the body was read: no file was written, none to sweep.
     const files = new AudioFiles({ ...mixtape.backends, ledger: mixtape.backends.blobLedger, tombstoneGraceMs: 0 });
-    expect(await files.sweep()).toBe(1);
+    expect(await files.sweep()).toBe(0);
     expect(readdirSync(join(dataDir, 'audio', 'blobs'), { recursive: true }).filter((p) => String(p).length > 60)).toHaveLength(0);
   });
 });
