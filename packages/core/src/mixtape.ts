@@ -74,6 +74,8 @@ export interface MixtapeSettings {
   keyring: JwtKeyring;
   quotaBytes: number;
   maxTrackBytes: number;
+  /** A fetch from the origin not finished in this time is abandoned and retried (default 10 minutes). */
+  fetchTimeoutMs?: number;
   maxAttempts: number;
   retryBaseMs: number;
   jobLeaseMs: number;
@@ -174,7 +176,12 @@ export function createMixtape(
     source: backends.source,
     locks,
     reservations: queue,
-    settings: { quotaBytes: settings.quotaBytes, maxTrackBytes: settings.maxTrackBytes, trackLockTtlMs: settings.jobLeaseMs },
+    settings: {
+      quotaBytes: settings.quotaBytes,
+      maxTrackBytes: settings.maxTrackBytes,
+      trackLockTtlMs: settings.jobLeaseMs,
+      ...(settings.fetchTimeoutMs === undefined ? {} : { fetchTimeoutMs: settings.fetchTimeoutMs }),
+    },
     observer: { onFetch: (source, outcome) => metrics.upstreamFetches.inc({ source, outcome }) },
   });
   const workers = new DownloadWorkers({

@@ -206,6 +206,21 @@ describe('HttpTrackSource', () => {
     await hungUp('/audio/stall~abort');
   });
 
+  it('fails with the caller’s typed reason when it gives one, mid-body or before the headers', async () => {
+    const deadline = new SourceError('timeout', 'The fetch ran out of time', { retryable: true });
+    const controller = new AbortController();
+    const stream = await source().open('stall~deadline', controller.signal);
+    const midBody = await failure(async () => {
+      for await (const _chunk of stream.body) controller.abort(deadline);
+    });
+    expect(midBody).toBe(deadline);
+    await hungUp('/audio/stall~deadline');
+
+    const waiting = new AbortController();
+    setTimeout(() => waiting.abort(deadline), 50);
+    expect(await failure(() => source().open('no-headers~deadline', waiting.signal))).toBe(deadline);
+  });
+
   it('refuses to start when the caller has already aborted', async () => {
     const controller = new AbortController();
     controller.abort();

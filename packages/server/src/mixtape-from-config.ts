@@ -23,6 +23,7 @@ export async function mixtapeFromConfig(
       keyring,
       quotaBytes: config.quotaBytes,
       maxTrackBytes: config.maxTrackBytes,
+      fetchTimeoutMs: config.fetchTimeoutMs,
       maxAttempts: config.maxAttempts,
       retryBaseMs: config.retryBaseMs,
       jobLeaseMs: config.jobLeaseMs,
@@ -40,6 +41,9 @@ export async function mixtapeFromConfig(
         if (event.type === 'error') logger.error({ err: event.error }, 'download worker error');
         else if (event.type === 'failed' || event.type === 'retried') {
           logger.warn({ jobId: event.job.id, trackId: event.job.trackId, error: event.error }, `download ${event.type}`);
+        } else if (event.type === 'waiting') {
+          // Every few seconds while another worker fetches the track: not news.
+          logger.debug({ jobId: event.job.id, trackId: event.job.trackId, retryAt: event.retryAt }, 'download waiting for its track');
         } else logger.info({ jobId: event.job.id, trackId: event.job.trackId }, `download ${event.type}`);
       },
       onHousekeeping(event) {

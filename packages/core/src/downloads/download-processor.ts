@@ -1,4 +1,4 @@
-import { LeaseLostError, QuotaExceededError, SourceError, TooLargeError } from '../errors.js';
+import { LeaseLostError, QuotaExceededError, SourceError, TooLargeError, UnavailableError } from '../errors.js';
 import type { TrackCatalog } from '../catalog/track-catalog.js';
 import type { TrackResolver } from '../catalog/track-resolver.js';
 import type { JobQueue } from '../jobs/job-queue.js';
@@ -13,7 +13,12 @@ import { releaseUnheldAudio } from '../library/release-unheld-audio.js';
 import { AUDIO_SIGNATURE_BYTES, audioContentType } from './audio-kind.js';
 import { trackLockKey } from './track-lock-key.js';
 
-export type ProcessOutcome = 'completed' | 'deduplicated';
+/**
+ * How an attempt ended, short of a failure: `track-busy` when another worker (in any process)
+ * holds the track, fetching it or removing it. The job then waits for it without a worker:
+ * it goes back to the queue, its attempt not counted.
+ */
+export type ProcessOutcome = 'completed' | 'deduplicated' | 'track-busy';
 
 export interface ProcessContext {
   signal: AbortSignal;
@@ -45,8 +50,14 @@ export interface DownloadProcessorDeps {
     quotaBytes: number;
     maxTrackBytes: number;
     /**
-     * How long an attempt waits for the track's lock while another process fetches the track
-     * (default 10 minutes, the default fetch deadline); then it is retried.
+     * The whole fetch from the origin, from opening it to its last byte, is abandoned after
+     * this long (default 10 minutes) with a retryable `timeout`, so that a trickling origin
+     * cannot hold a worker and the track's lock for ever.
+     */
+    fetchTimeoutMs?: number;
+    /**
+     * How long an attempt tries for the track's lock (default 100 ms) before it hands its job
+     * back to wait for the holder without a worker: never for the length of a fetch.
      */
     trackLockWaitMs?: number;
     /**
@@ -91,16 +102,30 @@ export class DownloadProcessor {
     await resolver.resolve(job.trackId, context.signal);
     const key = trackLockKey(job.trackId);
     const lockOptions = {
-      waitTimeoutMs: settings.trackLockWaitMs ?? 600_000,
+      waitTimeoutMs: settings.trackLockWaitMs ?? 100,
       signal: context.signal,
       ...(settings.trackLockTtlMs === undefined ? {} : { ttlMs: settings.trackLockTtlMs }),
     };
-    return locks.using(
-      [key],
-      async ({ signal: lockSignal, fencingToken }) =>
-        this.#underLock({ job, context, fence: { key, token: fencingToken }, signal: AbortSignal.any([context.signal, lockSignal]) }),
-      lockOptions,
-    );
+    let entered = false;
+    try {
+      return await locks.using(
+        [key],
+        async ({ signal: lockSignal, fencingToken }) => {
+          entered = true;
+          const attempt = { job, context, fence: { key, token: fencingToken }, signal: AbortSignal.any([context.signal, lockSignal]) };
+          try {
+            return await this.#underLock(attempt);
+          } catch (error) {
+            // What the attempt was aborted for decides, not how the step it was in gave up.
+            throw lockSignal.aborted ? lockSignal.reason : error;
+          }
+        },
+        lockOptions,
+      );
+    } catch (error) {
+      if (!entered && error instanceof UnavailableError && !context.signal.aborted) return 'track-busy';
+      throw error;
+    }
   }
 
   async #underLock(attempt: Attempt): Promise<ProcessOutcome> {
@@ -135,8 +160,15 @@ export class DownloadProcessor {
     const known = await catalog.knownSize(trackId);
     if (known !== null) await reserve(known);
 
+    const fetchTimeoutMs = settings.fetchTimeoutMs ?? 600_000;
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () => deadline.abort(new SourceError('timeout', `The audio source did not deliver the track within ${fetchTimeoutMs} ms`, { retryable: true })),
+      fetchTimeoutMs,
+    );
+    timer.unref();
     const abortBody = new AbortController();
-    const signal = AbortSignal.any([attempt.signal, abortBody.signal]);
+    const signal = AbortSignal.any([attempt.signal, deadline.signal, abortBody.signal]);
     try {
       const stream = await source.open(trackId, signal);
       if (stream.sizeBytes !== undefined) {
@@ -151,6 +183,8 @@ export class DownloadProcessor {
         headBytes: AUDIO_SIGNATURE_BYTES,
         ...(context.owner ? { owner: context.owner } : {}),
       });
+      // The deadline is the fetch's; committing what arrived is not cut short.
+      clearTimeout(timer);
       try {
         if (sealed.sizeBytes !== (stream.sizeBytes ?? known)) await catalog.rememberSize(trackId, sealed.sizeBytes);
         await reserve(sealed.sizeBytes);
@@ -164,9 +198,11 @@ export class DownloadProcessor {
       observer?.onFetch?.(source.name, 'ok');
       return audio;
     } catch (error) {
-      observer?.onFetch?.(source.name, error instanceof SourceError ? error.reason : 'error');
-      throw error;
+      const cause: unknown = deadline.signal.aborted ? deadline.signal.reason : error;
+      observer?.onFetch?.(source.name, cause instanceof SourceError ? cause.reason : 'error');
+      throw cause;
     } finally {
+      clearTimeout(timer);
       abortBody.abort();
     }
   }

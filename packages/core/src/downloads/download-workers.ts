@@ -13,6 +13,11 @@ export type WorkerEvent =
   | { type: 'lease-lost'; job: Job }
   /** Handed back unfinished at shutdown; its attempt does not count. */
   | { type: 'released'; job: Job }
+  /**
+   * Handed back because another worker holds its track (fetching it, most likely): it waits
+   * until `retryAt` without holding a worker, its attempt not counted.
+   */
+  | { type: 'waiting'; job: Job; retryAt: Date }
   | { type: 'error'; error: unknown };
 
 export interface DownloadWorkersOptions {
@@ -27,6 +32,12 @@ export interface DownloadWorkersOptions {
   pollIntervalMs?: number;
   /** At most this many progress writes a second per job. */
   progressPerSecond?: number;
+  /**
+   * How long a job whose track another worker holds waits before it is tried again: a tenth
+   * of how long it has been waiting so far, within these bounds (default 250 ms to 5 s), so
+   * that a job behind a long fetch is not claimed over and over, yet follows a short one soon.
+   */
+  trackWaitMs?: { min: number; max: number };
   onEvent?: (event: WorkerEvent) => void;
 }
 
@@ -34,7 +45,9 @@ export interface DownloadWorkersOptions {
  * Workers that claim download jobs, renew their leases while working, and retry with backoff.
  * Everything they do to a job presents the lease token of their claim, so a worker whose lease
  * was taken back changes nothing. Work is aborted with a typed reason: `LeaseLostError` when
- * a renewal is refused, `ShuttingDownError` when `close` runs out of grace.
+ * a renewal is refused, `ShuttingDownError` when `close` runs out of grace. A job whose track
+ * another worker holds is handed back to wait for it (`waiting`), so that no worker sits idle
+ * behind someone else's fetch while other jobs are due.
  */
 export class DownloadWorkers {
   readonly #options: Required<Omit<DownloadWorkersOptions, 'onEvent'>> & Pick<DownloadWorkersOptions, 'onEvent'>;
@@ -47,7 +60,7 @@ export class DownloadWorkers {
   #closing: Promise<void> | undefined;
 
   constructor(options: DownloadWorkersOptions) {
-    this.#options = { pollIntervalMs: 1000, progressPerSecond: 4, shutdownGraceMs: 10_000, ...options };
+    this.#options = { pollIntervalMs: 1000, progressPerSecond: 4, shutdownGraceMs: 10_000, trackWaitMs: { min: 250, max: 5000 }, ...options };
   }
 
   start(): void {
@@ -131,6 +144,10 @@ export class DownloadWorkers {
     const progress = this.#throttledProgress(lease);
     try {
       const outcome = await processor.process(job, { signal: controller.signal, onProgress: progress.report, owner: { jobId: job.id, token } });
+      if (outcome === 'track-busy') {
+        await this.#waitForTrack(lease);
+        return;
+      }
       await progress.flush();
       if (await queue.complete(job.id, token)) this.#emit({ type: 'completed', job, outcome });
       else this.#emit({ type: 'lease-lost', job });
@@ -152,6 +169,22 @@ export class DownloadWorkers {
       else this.#emit({ type: 'lease-lost', job: lease.job });
     } catch (error) {
       // The lease will expire and the job is reaped, its attempt counted.
+      this.#emit({ type: 'error', error });
+    }
+  }
+
+  /** Another worker holds the track: the job goes back to wait for it, and this worker takes another. */
+  async #waitForTrack({ job, token }: JobLease): Promise<void> {
+    const { min, max } = this.#options.trackWaitMs;
+    const waited = Math.max(0, Date.now() - job.createdAt.getTime());
+    const delayMs = Math.round(Math.min(max, Math.max(min, waited / 10)) * (0.75 + Math.random() / 4));
+    try {
+      if (await this.#options.queue.release(job.id, token, { delayMs })) {
+        this.#wakeAfter(delayMs);
+        this.#emit({ type: 'waiting', job, retryAt: new Date(Date.now() + delayMs) });
+      } else this.#emit({ type: 'lease-lost', job });
+    } catch (error) {
+      // The lease will expire and the job is reaped.
       this.#emit({ type: 'error', error });
     }
   }

@@ -1,4 +1,4 @@
-import { ConfigError, SourceError } from '../errors.js';
+import { ConfigError, MixtapeError, SourceError } from '../errors.js';
 import type { AudioStream, TrackSource } from './track-source.js';
 
 export interface HttpTrackSourceOptions {
@@ -39,7 +39,7 @@ export class HttpTrackSource implements TrackSource {
   }
 
   async open(trackId: string, signal: AbortSignal): Promise<AudioStream> {
-    if (signal.aborted) throw interrupted('aborted');
+    if (signal.aborted) throw abortedBy(signal);
     // One controller cancels the request whichever way it ends: caller abort, a timeout,
     // a failure, or a consumer that stops reading early.
     const controller = new AbortController();
@@ -66,6 +66,7 @@ export class HttpTrackSource implements TrackSource {
       });
     } catch (error) {
       release();
+      if (interruption === 'aborted') throw abortedBy(signal);
       throw interruption ? interrupted(interruption, this.#connectTimeoutMs) : unreachable(error);
     } finally {
       clearTimeout(connectTimer);
@@ -93,6 +94,7 @@ export class HttpTrackSource implements TrackSource {
           try {
             chunk = await reader.read();
           } catch (error) {
+            if (interruption === 'aborted') throw abortedBy(signal);
             throw interruption ? interrupted(interruption, idleTimeoutMs) : cutOff(error);
           } finally {
             clearTimeout(idleTimer);
@@ -140,6 +142,14 @@ function interrupted(why: Interruption, limitMs = 0): SourceError {
     case 'idle-timeout':
       return new SourceError('timeout', `The audio source sent nothing for ${limitMs} ms`, { retryable: true });
   }
+}
+
+/**
+ * The caller's typed reason when it gave one (its fetch deadline, a lost lock or lease, a
+ * shutdown), so that the job's error says why; else a plain `aborted`.
+ */
+function abortedBy(signal: AbortSignal): MixtapeError {
+  return signal.reason instanceof MixtapeError ? signal.reason : interrupted('aborted');
 }
 
 function unreachable(error: unknown): SourceError {

@@ -52,6 +52,9 @@ export interface AudioPlan {
   gate?: Promise<void>;
   /** Wait this long before answering. */
   delayMs?: number;
+  /** Send the body 1 KiB at a time, this many ms apart, to the first `trickleFirst` requests (every request when unset). */
+  trickleMs?: number;
+  trickleFirst?: number;
 }
 
 export interface AudioOrigin {
@@ -258,9 +261,12 @@ export async function startAudioOrigin(): Promise<AudioOrigin> {
     if (!plan.chunked) headers['content-length'] = plan.body.length;
     res.writeHead(200, headers);
     // Several writes, so the body arrives as a stream rather than one piece.
-    const step = 256 * 1024;
+    const trickle = plan.trickleMs !== undefined && (plan.trickleFirst === undefined || attempt < plan.trickleFirst);
+    const step = trickle ? 1024 : 256 * 1024;
     for (let offset = 0; offset < plan.body.length; offset += step) {
       if (!res.write(plan.body.subarray(offset, offset + step))) await once(res, 'drain');
+      if (res.destroyed) return;
+      if (trickle) await new Promise((resolve) => setTimeout(resolve, plan.trickleMs));
       if (res.destroyed) return;
     }
     res.end();
