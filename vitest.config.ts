@@ -14,8 +14,10 @@ const sqlAsText: Plugin = {
 export default defineConfig({
   plugins: [sqlAsText],
   resolve: {
-    // Tests run against the sources, with no build step.
+    // Tests run against the sources, with no build step. A subpath comes before its package,
+    // which would otherwise match it first.
     alias: {
+      '@mixtape/core/sqlite': source('./packages/core/src/sqlite.ts'),
       '@mixtape/core': source('./packages/core/src/index.ts'),
       '@mixtape/server': source('./packages/server/src/index.ts'),
       '@mixtape/client': source('./packages/client/src/index.ts'),

@@ -11,7 +11,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMixtape, JwtKeyring, openEmbeddedBackends, seedDemoCatalog } from '@mixtape/core';
+import { createMixtape, JwtKeyring, seedDemoCatalog } from '@mixtape/core';
+import { openSqliteBackends } from '@mixtape/core/sqlite';
 
 const MiB = 1024 * 1024;
 
@@ -32,7 +33,7 @@ const MiB = 1024 * 1024;
  */
 export async function runEmbedded(dataDir, options = {}) {
   const log = options.log ?? (() => undefined);
-  const backends = await openEmbeddedBackends({ dataDir });
+  const backends = await openSqliteBackends({ dataDir });
   const mixtape = createMixtape(backends, {
     // A key that lives as long as this process is enough: the tokens below are used here only.
     keyring: JwtKeyring.ephemeral(),

@@ -3,7 +3,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoAudioChunks, DEMO_TRACKS, openEmbeddedBackends } from '@mixtape/core';
+import { demoAudioChunks, DEMO_TRACKS } from '@mixtape/core';
+import { openSqliteBackends } from '@mixtape/core/sqlite';
 import { runEmbedded } from './embedded-core.mjs';
 
 let dataDir: string;
@@ -44,7 +45,7 @@ describe('embedded-core example', () => {
     expect(second.job.status).toBe('completed');
 
     // The example closed its backends; opening them again sees both users' libraries and one stored file.
-    const backends = await openEmbeddedBackends({ dataDir });
+    const backends = await openSqliteBackends({ dataDir });
     try {
       const track = await backends.catalog.get(second.track.id);
       expect(track?.audio?.blobKey).toBe(second.sha256);

@@ -1,7 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // One entry point per backend, so that `@mixtape/core` itself never loads a database driver.
+  entry: { index: 'src/index.ts', sqlite: 'src/sqlite.ts' },
   format: ['esm'],
   target: 'node20',
   dts: true,

@@ -1,3 +1,6 @@
+// The ports, the services and the pure logic. Each backend is an entry point of its own
+// (`@mixtape/core/sqlite`), so that this one never loads a database driver.
+
 export * from './errors.js';
 export * from './model.js';
 export { newId } from './ids.js';
@@ -11,28 +14,21 @@ export * from './auth/jwt-keyring.js';
 export * from './auth/password-hasher.js';
 export * from './auth/hash-gate.js';
 export type * from './auth/token-store.js';
-export * from './auth/sqlite-token-store.js';
 export type * from './auth/revocation-list.js';
-export * from './auth/sqlite-revocation-list.js';
 
 export type * from './users/user-store.js';
-export * from './users/sqlite-user-store.js';
 export * from './users/user-roles.js';
 
 export type * from './catalog/track-catalog.js';
-export * from './catalog/sqlite-track-catalog.js';
 export * from './catalog/track-resolver.js';
 
 export type * from './library/library-store.js';
-export * from './library/sqlite-library-store.js';
 export * from './library/library-service.js';
 
 export type * from './search/search-index.js';
-export * from './search/sqlite-search-index.js';
 export * from './search/track-search.js';
 
 export type * from './outbox/search-outbox.js';
-export * from './outbox/sqlite-search-outbox.js';
 export * from './outbox/outbox-relay.js';
 export * from './catalog/change-notifying-catalog.js';
 
@@ -48,20 +44,16 @@ export type * from './storage/blob-store.js';
 export * from './storage/local-blob-store.js';
 export * from './storage/store-stream.js';
 export type * from './storage/blob-ledger.js';
-export * from './storage/sqlite-blob-ledger.js';
 
 export type * from './jobs/job-queue.js';
-export * from './jobs/sqlite-job-queue.js';
 export * from './jobs/backoff.js';
 
 export type * from './locks/lock-manager.js';
 export * from './locks/lock-request.js';
 export * from './locks/local-lock-manager.js';
-export * from './locks/sqlite-lock-manager.js';
 export * from './locks/observed-lock-manager.js';
 export type * from './locks/fencing-tokens.js';
 export * from './locks/memory-fencing-tokens.js';
-export * from './locks/sqlite-fencing-tokens.js';
 
 export * from './ratelimit/rate-limiter.js';
 export type * from './ratelimit/rate-limit-store.js';
@@ -74,7 +66,6 @@ export * from './downloads/failure-policy.js';
 
 export type * from './housekeeping/task-leases.js';
 export type * from './housekeeping/temp-files.js';
-export * from './housekeeping/sqlite-task-leases.js';
 export * from './housekeeping/housekeeping-scheduler.js';
 export * from './housekeeping/housekeeping-tasks.js';
 export * from './housekeeping/mixtape-housekeeping.js';
@@ -84,7 +75,6 @@ export * from './library/release-unheld-audio.js';
 export * from './library/audio-files.js';
 export * from './metrics/mixtape-metrics.js';
 export * from './health/health-check.js';
-export * from './health/sqlite-health-check.js';
 export * from './health/search-health-check.js';
 export * from './health/disk-health-check.js';
 
@@ -95,7 +85,4 @@ export * from './demo/demo-catalog.js';
 export * from './demo/demo-audio.js';
 export * from './demo/seed-demo-catalog.js';
 
-export * from './db/sqlite-database.js';
-export type { Migration } from './db/sqlite-migrations.js';
-export * from './embedded/embedded-backends.js';
 export * from './mixtape.js';

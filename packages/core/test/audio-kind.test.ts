@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioContentType } from '../src/downloads/audio-kind.js';
-import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, openEmbeddedBackends, PasswordHasher, type Mixtape } from '../src/index.js';
+import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, PasswordHasher, type Mixtape } from '../src/index.js';
+import { openSqliteBackends } from '../src/sqlite.js';
 
 const bytes = (...parts: Array<string | number[]>) =>
   Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
@@ -70,7 +71,7 @@ describe('the stored content type of a download', () => {
     await new Promise((resolve) => origin.once('listening', resolve));
     const template = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/audio/{id}`;
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-audio-kind-'));
-    const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: template }) });
+    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: template }) });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),

@@ -1,15 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ConfigError,
-  NotFoundError,
-  openSqliteDatabase,
-  pendingSqliteMigrations,
-  SqliteUserStore,
-  UserRoles,
-  type MixtapeConfig,
-  type RoleChange,
-} from '@mixtape/core';
+import { ConfigError, NotFoundError, UserRoles, type MixtapeConfig, type RoleChange } from '@mixtape/core';
+import { openSqliteDatabase, pendingSqliteMigrations, SqliteUserStore } from '@mixtape/core/sqlite';
 
 /** sysexits(3): 64 bad usage, 67 no such user, 78 the database is not ready. */
 const EXIT = { usage: 64, noUser: 67, config: 78 } as const;

@@ -3,21 +3,20 @@ import {
   DemoMetadataProvider,
   DemoTrackSource,
   HttpTrackSource,
-  openEmbeddedBackends,
   seedDemoCatalog,
   SourceError,
   SpotifyMetadataProvider,
-  type EmbeddedBackends,
   type MixtapeBackends,
   type MixtapeConfig,
   type TrackMetadataProvider,
   type TrackSource,
 } from '@mixtape/core';
+import { openSqliteBackends, type SqliteBackends } from '@mixtape/core/sqlite';
 
 export interface OpenBackendsOptions {
   /** Apply pending migrations; defaults to `config.migrate`. */
   migrate?: boolean;
-  /** Look, never touch (dry runs): see `openEmbeddedBackends`. The database must exist. */
+  /** Look, never touch (dry runs): see `openSqliteBackends`. The database must exist. */
   readOnly?: boolean;
 }
 
@@ -35,7 +34,7 @@ export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourc
  * Elasticsearch) land in later releases; until then asking for them is refused rather than
  * silently served by the embedded ones. Seeds nothing: only `mixtape serve` seeds the demo.
  */
-export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<EmbeddedBackends> {
+export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<SqliteBackends> {
   const unsupported = [
     config.mysql && 'MIXTAPE_MYSQL_URL: the MySQL backend is not available in this version; unset it to use the embedded database',
     config.redisUrl && 'MIXTAPE_REDIS_URL: the Redis backend is not available in this version; unset it to use in-process limits and locks',
@@ -44,7 +43,7 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
   ].filter((p): p is string => typeof p === 'string');
   if (unsupported.length > 0) throw new ConfigError(unsupported);
 
-  return openEmbeddedBackends({
+  return openSqliteBackends({
     dataDir: config.dataDir,
     storageDir: config.storageDir,
     migrate: options.migrate ?? config.migrate,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError, generateSecret, migrateSqlite, openSqliteDatabase, type MixtapeConfig } from '@mixtape/core';
+import { ConfigError, generateSecret, type MixtapeConfig } from '@mixtape/core';
+import { migrateSqlite, openSqliteDatabase } from '@mixtape/core/sqlite';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { adminCommand } from './admin-command.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSqliteDatabase } from '@mixtape/core';
+import { openSqliteDatabase } from '@mixtape/core/sqlite';
 
 /** `mixtape admin grant|revoke` end to end: the built CLI against a database a served API uses. */
 

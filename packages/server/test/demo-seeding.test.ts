@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TRACKS, openSqliteDatabase } from '@mixtape/core';
+import { DEMO_TRACKS } from '@mixtape/core';
+import { openSqliteDatabase } from '@mixtape/core/sqlite';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, type CliProcess } from './support/cli-process.js';
 
 /** MIXTAPE_DEMO decides whether the demo catalog is seeded, and only `mixtape serve` seeds it. */

@@ -3,7 +3,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TRACKS, openSqliteDatabase } from '@mixtape/core';
+import { DEMO_TRACKS } from '@mixtape/core';
+import { openSqliteDatabase } from '@mixtape/core/sqlite';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, type CliProcess } from './support/cli-process.js';
 import { call } from './support/test-server.js';
 

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import { DEMO_TRACKS, openSqliteDatabase, SqliteFencingTokens, type LibraryStore, type SqliteDatabase } from '@mixtape/core';
+import { DEMO_TRACKS, type LibraryStore } from '@mixtape/core';
+import { openSqliteDatabase, SqliteFencingTokens, type SqliteDatabase } from '@mixtape/core/sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, signUp, startTestServer, waitForJob, type TestServer } from './support/test-server.js';
 

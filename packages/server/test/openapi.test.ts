@@ -9,7 +9,6 @@ import {
   DEFAULT_MIXTAPE_VALIDATORS,
   JwtKeyring,
   loginRules,
-  openEmbeddedBackends,
   parseConfig,
   PasswordHasher,
   type IntegerRule,
@@ -17,6 +16,7 @@ import {
   type MixtapeValidators,
   type TextRule,
 } from '@mixtape/core';
+import { openSqliteBackends } from '@mixtape/core/sqlite';
 import { createApp, createLogger, documentedOperations, openApiDocument, openApiDocumentFor } from '@mixtape/server';
 import { call, startTestServer, type TestServer } from './support/test-server.js';
 
@@ -232,7 +232,7 @@ describe('OpenAPI document and validators', () => {
 
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'mixtape-openapi-'));
-      mixtape = createMixtape(await openEmbeddedBackends({ dataDir }), {
+      mixtape = createMixtape(await openSqliteBackends({ dataDir }), {
         keyring: JwtKeyring.ephemeral(),
         hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
         quotaBytes: 1024 ** 2,

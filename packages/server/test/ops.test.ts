@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEMO_TRACKS, type EmbeddedBackends } from '@mixtape/core';
+import { DEMO_TRACKS } from '@mixtape/core';
+import { type SqliteBackends } from '@mixtape/core/sqlite';
 import { call, signUp, startTestServer, type TestServer } from './support/test-server.js';
 import { expectProblem, metricValue } from './support/http-expectations.js';
 
@@ -236,7 +237,7 @@ describe('a database that stops answering', () => {
     expect((await call(`${broken.url}/readyz`)).status).toBe(200);
     const { accessToken } = await signUp(broken);
 
-    (broken.mixtape.backends as EmbeddedBackends).db.close();
+    (broken.mixtape.backends as SqliteBackends).db.close();
 
     const ready = await call(`${broken.url}/readyz`);
     expect(ready.status).toBe(503);

@@ -4,13 +4,11 @@ import {
   HashGate,
   JwtKeyring,
   PasswordHasher,
-  SqliteRevocationList,
-  SqliteTokenStore,
-  SqliteUserStore,
   UnavailableError,
   ValidationError,
   type AuthCaller,
 } from '../../src/index.js';
+import { SqliteRevocationList, SqliteTokenStore, SqliteUserStore } from '../../src/sqlite.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
 
 const CHEAP = { N: 1024, r: 8, p: 1 };

@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrateSqlite, openSqliteDatabase } from '../../src/db/sqlite-database.js';
 import { sqliteMigrations } from '../../src/db/sqlite-migrations.js';
 import { DEMO_TRACKS } from '../../src/demo/demo-catalog.js';
-import { openEmbeddedBackends } from '../../src/embedded/embedded-backends.js';
+import { openSqliteBackends } from '../../src/embedded/sqlite-backends.js';
 import { LocalBlobStore } from '../../src/storage/local-blob-store.js';
 
 /** Read-only opening, for dry runs: it must not change a single byte, file or mtime. */
@@ -72,13 +72,13 @@ describe('openSqliteDatabase({ readOnly: true })', () => {
   });
 });
 
-describe('openEmbeddedBackends({ readOnly: true })', () => {
+describe('openSqliteBackends({ readOnly: true })', () => {
   it('applies no migration, reports the pending ones, and changes nothing', async () => {
     const dataDir = join(dir, 'data');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'mixtape.db'), '');
     const before = fingerprint(dir);
-    const backends = await openEmbeddedBackends({ dataDir, readOnly: true });
+    const backends = await openSqliteBackends({ dataDir, readOnly: true });
     expect(backends.pendingMigrations).toEqual(sqliteMigrations.map((m) => m.version));
     await backends.close();
     expect(fingerprint(dir)).toEqual(before);
@@ -86,14 +86,14 @@ describe('openEmbeddedBackends({ readOnly: true })', () => {
 
   it('refuses a data dir without a database, and creates none', async () => {
     const dataDir = join(dir, 'absent');
-    await expect(openEmbeddedBackends({ dataDir, readOnly: true })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
+    await expect(openSqliteBackends({ dataDir, readOnly: true })).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     expect(existsSync(dataDir)).toBe(false);
   });
 
   it('sweeps no temp file and refuses to write or delete, while a normal open uses MIXTAPE_STORAGE_DIR', async () => {
     const dataDir = join(dir, 'data');
     const storageDir = join(dir, 'volume');
-    const writable = await openEmbeddedBackends({ dataDir, storageDir });
+    const writable = await openSqliteBackends({ dataDir, storageDir });
     await writable.catalog.upsert([DEMO_TRACKS[0]!]);
     await writable.close();
     expect(readdirSync(storageDir).sort()).toEqual(['blobs', 'tmp']);
@@ -104,7 +104,7 @@ describe('openEmbeddedBackends({ readOnly: true })', () => {
     utimesSync(stale, longAgo, longAgo);
     const before = fingerprint(dir);
 
-    const readOnly = await openEmbeddedBackends({ dataDir, storageDir, readOnly: true });
+    const readOnly = await openSqliteBackends({ dataDir, storageDir, readOnly: true });
     expect(readOnly.pendingMigrations).toEqual([]);
     expect((await readOnly.catalog.get(DEMO_TRACKS[0]!.id))?.title).toBe(DEMO_TRACKS[0]!.title);
     await expect(readOnly.blobs.begin()).rejects.toThrow(/read-only/);

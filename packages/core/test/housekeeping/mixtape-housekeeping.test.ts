@@ -3,15 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createMixtape,
-  JwtKeyring,
-  openEmbeddedBackends,
-  type EmbeddedBackends,
-  type HousekeepingEvent,
-  type Mixtape,
-  type MixtapeSettings,
-} from '../../src/index.js';
+import { createMixtape, JwtKeyring, type HousekeepingEvent, type Mixtape, type MixtapeSettings } from '../../src/index.js';
+import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 
 const HOUR = 3_600_000;
 const TASKS = [
@@ -27,13 +20,13 @@ const TASKS = [
 /** The chores as `createMixtape` wires them, run by `start()` over the embedded backends. */
 describe('housekeeping in a started Mixtape', () => {
   let dataDir: string;
-  let backends: EmbeddedBackends;
+  let backends: SqliteBackends;
   let mixtape: Mixtape;
   let events: HousekeepingEvent[];
   const ran = (task: string) => events.filter((event) => event.type === 'ran' && event.task === task);
 
   async function open(housekeeping: MixtapeSettings['housekeeping']): Promise<void> {
-    backends = await openEmbeddedBackends({ dataDir });
+    backends = await openSqliteBackends({ dataDir });
     events = [];
     mixtape = createMixtape(
       backends,

@@ -11,16 +11,13 @@ import {
   ForbiddenError,
   HashGate,
   JwtKeyring,
-  openEmbeddedBackends,
   PasswordHasher,
-  SqliteRevocationList,
-  SqliteTokenStore,
-  SqliteUserStore,
   UnauthorizedError,
   UnavailableError,
   ValidationError,
   type RevocationList,
 } from '../../src/index.js';
+import { openSqliteBackends, SqliteRevocationList, SqliteTokenStore, SqliteUserStore } from '../../src/sqlite.js';
 import type { SqliteDatabase } from '../../src/db/sqlite-database.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
 
@@ -386,8 +383,8 @@ describe('createMixtape', () => {
 
   it('ends a session logged out by another process on the same data dir within the revocation poll', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-logout-'));
-    const api = createMixtape(await openEmbeddedBackends({ dataDir, revocationPollMs: 50 }), settings);
-    const other = createMixtape(await openEmbeddedBackends({ dataDir, revocationPollMs: 50 }), settings);
+    const api = createMixtape(await openSqliteBackends({ dataDir, revocationPollMs: 50 }), settings);
+    const other = createMixtape(await openSqliteBackends({ dataDir, revocationPollMs: 50 }), settings);
     try {
       await api.auth.register('alice', 'correct horse battery');
       const pair = await api.auth.login('alice', 'correct horse battery');
@@ -408,7 +405,7 @@ describe('createMixtape', () => {
 
   it('counts refused logins in mixtape_login_failures_total, with no label', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-login-metrics-'));
-    const mixtape = createMixtape(await openEmbeddedBackends({ dataDir }), {
+    const mixtape = createMixtape(await openSqliteBackends({ dataDir }), {
       keyring: JwtKeyring.fromSecrets([KEY_A]),
       quotaBytes: 1024,
       maxTrackBytes: 1024,

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMixtape, HttpTrackSource, JwtKeyring, openEmbeddedBackends, type Mixtape, type TrackMetadataProvider } from '../../src/index.js';
+import { createMixtape, HttpTrackSource, JwtKeyring, type Mixtape, type TrackMetadataProvider } from '../../src/index.js';
+import { openSqliteBackends } from '../../src/sqlite.js';
 
 /** How long the origin stand-in takes to answer for each track: the time one job takes. */
 const JOB_MS = 200;
@@ -37,7 +38,7 @@ describe('download fairness', () => {
     await new Promise((resolve) => origin.once('listening', resolve));
     originUrl = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/audio/{id}`;
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-fairness-'));
-    const backends = await openEmbeddedBackends({ dataDir, metadata: anyTrack, source: new HttpTrackSource({ urlTemplate: originUrl }) });
+    const backends = await openSqliteBackends({ dataDir, metadata: anyTrack, source: new HttpTrackSource({ urlTemplate: originUrl }) });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       quotaBytes: 1e9,

@@ -11,11 +11,11 @@ import {
   DEMO_TRACKS,
   HttpTrackSource,
   JwtKeyring,
-  openEmbeddedBackends,
   PasswordHasher,
   type Job,
   type Mixtape,
 } from '../../src/index.js';
+import { openSqliteBackends } from '../../src/sqlite.js';
 
 /** A real origin whose answer per track is scripted: a list of statuses, then 200 with the bytes. */
 class Origin {
@@ -60,7 +60,7 @@ describe('downloads through the core services', () => {
     settings: { maxAttempts?: number; jobLeaseMs?: number; workers?: number; maxActiveJobsPerUser?: number; shutdownGraceMs?: number; jobRetentionMs?: number } = {},
   ) {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-core-'));
-    const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
@@ -140,7 +140,7 @@ describe('downloads through the core services', () => {
     expect(claimed?.job.id).toBe(job.id);
     await mixtape.close();
     // Another process starts workers on the same data dir.
-    const revived = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    const revived = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(revived, {
       keyring: JwtKeyring.ephemeral(),
       quotaBytes: 10 * 1024 ** 2,
@@ -196,7 +196,7 @@ describe('downloads through the core services', () => {
     }
     await mixtape.close();
 
-    const reopened = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    const reopened = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(reopened, { keyring: JwtKeyring.ephemeral(), quotaBytes: 1, maxTrackBytes: 1, maxAttempts: 1, retryBaseMs: 1, jobLeaseMs: 1000, workers: 0 });
     const handedBack = await reopened.queue.get(job.id);
     expect(handedBack).toMatchObject({ status: 'queued', attempts: 0 });
@@ -248,7 +248,7 @@ describe('downloads through the core services', () => {
 describe('search when the index fails', () => {
   it('falls back to the catalog and says it is degraded', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-core-'));
-    const backends = await openEmbeddedBackends({ dataDir });
+    const backends = await openSqliteBackends({ dataDir });
     const mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       quotaBytes: 1,

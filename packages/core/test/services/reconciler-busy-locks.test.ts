@@ -3,16 +3,8 @@ import { mkdtempSync, rmSync, unlinkSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  AudioFiles,
-  DEMO_TRACKS,
-  openEmbeddedBackends,
-  OutboxRelay,
-  Reconciler,
-  UnavailableError,
-  type EmbeddedBackends,
-  type LockManager,
-} from '../../src/index.js';
+import { AudioFiles, DEMO_TRACKS, OutboxRelay, Reconciler, UnavailableError, type LockManager } from '../../src/index.js';
+import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 
 const [track] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0]];
 
@@ -26,11 +18,11 @@ const busyLocks: LockManager = {
 
 describe('Reconciler when the locks it needs are busy', () => {
   let dataDir: string;
-  let backends: EmbeddedBackends;
+  let backends: SqliteBackends;
 
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-reconcile-busy-'));
-    backends = await openEmbeddedBackends({ dataDir });
+    backends = await openSqliteBackends({ dataDir });
   });
 
   afterEach(async () => {

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMixtape, DEMO_TRACKS, JwtKeyring, openEmbeddedBackends, type EmbeddedBackends, type Mixtape } from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, JwtKeyring, type Mixtape } from '../../src/index.js';
+import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 
 const [stored, lost, unindexed] = DEMO_TRACKS as [typeof DEMO_TRACKS[0], typeof DEMO_TRACKS[0], typeof DEMO_TRACKS[0]];
 
@@ -13,13 +14,13 @@ function blobPath(dataDir: string, key: string) {
 
 describe('Reconciler over the embedded backends', () => {
   let dataDir: string;
-  let backends: EmbeddedBackends;
+  let backends: SqliteBackends;
   let mixtape: Mixtape;
   let orphanKey: string;
 
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-reconcile-'));
-    backends = await openEmbeddedBackends({ dataDir });
+    backends = await openSqliteBackends({ dataDir });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       quotaBytes: 1e9,

@@ -2,16 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  createMixtape,
-  DEMO_TRACKS,
-  JwtKeyring,
-  openEmbeddedBackends,
-  seedDemoCatalog,
-  type EmbeddedBackends,
-  type Mixtape,
-  type MixtapeSettings,
-} from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, JwtKeyring, seedDemoCatalog, type Mixtape, type MixtapeSettings } from '../../src/index.js';
+import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 
 const [trackA] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0]];
 const page = { limit: 5, offset: 0 };
@@ -19,12 +11,12 @@ const page = { limit: 5, offset: 0 };
 /** The search index of a Mixtape, fed through the outbox, over the embedded backends. */
 describe('search kept in step with the catalog', () => {
   let dataDir: string;
-  let backends: EmbeddedBackends;
+  let backends: SqliteBackends;
   let mixtape: Mixtape;
   const gauge = async (metric: 'searchOutboxPending' | 'searchSyncLag') => (await mixtape.metrics[metric].get()).values[0]?.value;
 
   async function open(searchRelay: MixtapeSettings['searchRelay']): Promise<void> {
-    backends = await openEmbeddedBackends({ dataDir });
+    backends = await openSqliteBackends({ dataDir });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       quotaBytes: 1e9,

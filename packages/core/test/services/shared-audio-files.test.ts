@@ -13,13 +13,12 @@ import {
   DEMO_TRACKS,
   HttpTrackSource,
   JwtKeyring,
-  openEmbeddedBackends,
   PasswordHasher,
-  type EmbeddedBackends,
   type Job,
   type Mixtape,
   type TrackCatalog,
 } from '../../src/index.js';
+import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 
 const [first, second] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0], (typeof DEMO_TRACKS)[0]];
 
@@ -82,7 +81,7 @@ async function readAll(stream: Readable): Promise<Buffer> {
 describe('tracks that share one stored file', () => {
   const origin = new SameBytesOrigin();
   let dataDir: string;
-  let backends: EmbeddedBackends;
+  let backends: SqliteBackends;
   let mixtape: Mixtape;
 
   beforeAll(() => origin.start());
@@ -94,7 +93,7 @@ describe('tracks that share one stored file', () => {
 
   async function open(catalog?: (catalog: TrackCatalog) => TrackCatalog): Promise<void> {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-shared-files-'));
-    backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(catalog ? { ...backends, catalog: catalog(backends.catalog) } : backends, {
       keyring: JwtKeyring.ephemeral(),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, openEmbeddedBackends, PasswordHasher, type Mixtape } from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, PasswordHasher, type Mixtape } from '../../src/index.js';
+import { openSqliteBackends } from '../../src/sqlite.js';
 import { bundleChildProgram, type ChildProgram } from '../sqlite/child-processes.js';
 import { startChild, type LiveChild } from '../sqlite/live-child.js';
 
@@ -108,7 +109,7 @@ describe('processes sharing one data dir', () => {
     expect(await worker.nextLine()).toMatchObject({ status: 'completed' });
     expect(origin.hits).toBe(1);
 
-    const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     try {
       expect(await backends.library.get('user-a', track.id)).not.toBeNull();
       expect(await backends.library.get('user-b', track.id)).not.toBeNull();
@@ -130,7 +131,7 @@ describe('processes sharing one data dir', () => {
     expect(readdirSync(tmp)).toEqual(leftovers);
 
     // Another process on the data dir takes the job back once its lease runs out, and runs it.
-    const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
+    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),

@@ -1,15 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  AuthService,
-  ForbiddenError,
-  JwtKeyring,
-  NotFoundError,
-  PasswordHasher,
-  SqliteRevocationList,
-  SqliteTokenStore,
-  SqliteUserStore,
-  UserRoles,
-} from '../../src/index.js';
+import { AuthService, ForbiddenError, JwtKeyring, NotFoundError, PasswordHasher, UserRoles } from '../../src/index.js';
+import { SqliteRevocationList, SqliteTokenStore, SqliteUserStore } from '../../src/sqlite.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
 
 const PASSWORD = 'correct horse battery';

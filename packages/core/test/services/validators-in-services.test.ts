@@ -8,12 +8,12 @@ import {
   DEFAULT_MIXTAPE_VALIDATORS as defaults,
   DEMO_TRACKS,
   JwtKeyring,
-  openEmbeddedBackends,
   PasswordHasher,
   ValidationError,
   type Mixtape,
   type MixtapeValidators,
 } from '../../src/index.js';
+import { openSqliteBackends } from '../../src/sqlite.js';
 
 /**
  * The validators reach every service through the settings: core checks what callers send with
@@ -28,7 +28,7 @@ let mixtape: Mixtape | undefined;
 
 async function open(validators?: Partial<MixtapeValidators>): Promise<Mixtape> {
   dataDir = mkdtempSync(join(tmpdir(), 'mixtape-validators-'));
-  const backends = await openEmbeddedBackends({ dataDir });
+  const backends = await openSqliteBackends({ dataDir });
   try {
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),

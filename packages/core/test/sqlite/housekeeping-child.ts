@@ -12,14 +12,15 @@ import { join } from 'node:path';
 import { openSqliteDatabase } from '../../src/db/sqlite-database.js';
 import { HousekeepingScheduler } from '../../src/housekeeping/housekeeping-scheduler.js';
 import { SqliteTaskLeases } from '../../src/housekeeping/sqlite-task-leases.js';
-import { createMixtape, JwtKeyring, openEmbeddedBackends, type HousekeepingEvent } from '../../src/index.js';
+import { createMixtape, JwtKeyring, type HousekeepingEvent } from '../../src/index.js';
+import { openSqliteBackends } from '../../src/sqlite.js';
 
 const [command, dataDir, json] = process.argv.slice(2);
 const args = JSON.parse(json ?? '{}') as Record<string, any>;
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 async function mixtape(): Promise<void> {
-  const backends = await openEmbeddedBackends({ dataDir: dataDir!, migrate: false });
+  const backends = await openSqliteBackends({ dataDir: dataDir!, migrate: false });
   const runs: { task: string; startedAt: number; durationMs: number }[] = [];
   const errors: string[] = [];
   const every = args.intervalMs as number;

@@ -6,7 +6,7 @@
  */
 import { JwtKeyring } from '../../src/auth/jwt-keyring.js';
 import { PasswordHasher } from '../../src/auth/password-hasher.js';
-import { openEmbeddedBackends } from '../../src/embedded/embedded-backends.js';
+import { openSqliteBackends } from '../../src/embedded/sqlite-backends.js';
 import { createMixtape } from '../../src/mixtape.js';
 import { HttpTrackSource } from '../../src/sources/http-track-source.js';
 
@@ -14,7 +14,7 @@ const [dataDir, urlTemplate, userId, trackId, leaseMs] = process.argv.slice(2) a
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 async function main(): Promise<void> {
-  const backends = await openEmbeddedBackends({ dataDir, source: new HttpTrackSource({ urlTemplate }) });
+  const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate }) });
   const mixtape = createMixtape(backends, {
     keyring: JwtKeyring.ephemeral(),
     hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),

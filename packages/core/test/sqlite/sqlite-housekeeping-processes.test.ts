@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it, vi } from 'vitest';
 import { openSqliteDatabase, type SqliteDatabase } from '../../src/db/sqlite-database.js';
-import { openEmbeddedBackends } from '../../src/embedded/embedded-backends.js';
+import { openSqliteBackends } from '../../src/embedded/sqlite-backends.js';
 import { HousekeepingScheduler } from '../../src/housekeeping/housekeeping-scheduler.js';
 import { SqliteTaskLeases } from '../../src/housekeeping/sqlite-task-leases.js';
 import { bundleChildProgram, type ChildProgram } from './child-processes.js';
@@ -44,7 +44,7 @@ describe('housekeeping across processes sharing one data dir', () => {
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-housekeeping-processes-'));
     // Migrated once here, so that the children only open it.
-    await (await openEmbeddedBackends({ dataDir })).close();
+    await (await openSqliteBackends({ dataDir })).close();
   });
 
   afterEach(async () => {

@@ -25,7 +25,7 @@ import { LocalBlobStore } from '../storage/local-blob-store.js';
 import { SqliteBlobLedger } from '../storage/sqlite-blob-ledger.js';
 import { SqliteUserStore } from '../users/sqlite-user-store.js';
 
-export interface EmbeddedOptions {
+export interface SqliteBackendsOptions {
   /** Holds `mixtape.db`, and the stored audio unless `storageDir` says otherwise. */
   dataDir: string;
   /** Stored audio and its temp files (default `${dataDir}/audio`); may be a volume shared by instances. */
@@ -44,18 +44,19 @@ export interface EmbeddedOptions {
   revocationPollMs?: number;
 }
 
-export interface EmbeddedBackends extends MixtapeBackends {
+export interface SqliteBackends extends MixtapeBackends {
   db: SqliteDatabase;
   /** Migrations not applied to this database: only ever non-empty when opened `readOnly`. */
   pendingMigrations: number[];
 }
 
 /**
- * The backends that need no server: SQLite (with FTS5 for search, and a lock table), files
- * under the data dir, and in-process rate limits. One process, or several sharing one data dir:
- * the queue, the locks and storage are shared by all of them; rate limits stay per process.
+ * The embedded backends, which need no server: SQLite (with FTS5 for search, and a lock table),
+ * files under the data dir, and in-process rate limits. One process, or several sharing one
+ * data dir: the queue, the locks and storage are shared by all of them; rate limits stay per
+ * process.
  */
-export async function openEmbeddedBackends(options: EmbeddedOptions): Promise<EmbeddedBackends> {
+export async function openSqliteBackends(options: SqliteBackendsOptions): Promise<SqliteBackends> {
   const readOnly = options.readOnly ?? false;
   const dbPath = join(options.dataDir, 'mixtape.db');
   const storageDir = options.storageDir ?? join(options.dataDir, 'audio');
