@@ -18,6 +18,7 @@ export default defineConfig({
     // which would otherwise match it first.
     alias: {
       '@mixtape/core/sqlite': source('./packages/core/src/sqlite.ts'),
+      '@mixtape/core/mysql': source('./packages/core/src/mysql.ts'),
       '@mixtape/core': source('./packages/core/src/index.ts'),
       '@mixtape/server': source('./packages/server/src/index.ts'),
       '@mixtape/client': source('./packages/client/src/index.ts'),

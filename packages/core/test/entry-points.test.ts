@@ -69,6 +69,15 @@ describe('the entry points of @mixtape/core', () => {
     expect(importers('sqlite.ts').length).toBeGreaterThan(0);
   });
 
+  it('the main and sqlite entries reach no module that imports mysql2; the mysql entry reaches no better-sqlite3', () => {
+    const importers = (entry: string, driver: string) =>
+      [...moduleGraph(join(CORE, 'src', entry))].filter(([, imports]) => imports.some((s) => s === driver || s.startsWith(`${driver}/`))).map(([file]) => file);
+    expect(importers('index.ts', 'mysql2')).toEqual([]);
+    expect(importers('sqlite.ts', 'mysql2')).toEqual([]);
+    expect(importers('mysql.ts', 'mysql2').length).toBeGreaterThan(0);
+    expect(importers('mysql.ts', 'better-sqlite3')).toEqual([]);
+  });
+
   it('the built main entry loads where better-sqlite3 cannot be resolved, and the sqlite entry needs it', () => {
     const index = pathToFileURL(join(DIST, 'index.js')).href;
     const sqlite = pathToFileURL(join(DIST, 'sqlite.js')).href;

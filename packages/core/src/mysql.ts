@@ -1,0 +1,10 @@
+// `@mixtape/core/mysql`: the MySQL backend. Everything here needs mysql2, an optional peer
+// dependency of @mixtape/core; the main entry point never imports it.
+
+export { createMysqlPool, MYSQL_COLLATION, type MysqlPoolOptions } from './mysql/mysql-pool.js';
+export * from './mysql/mysql-database.js';
+export { compileMysqlStatement, mysqlStatements, type MysqlParams, type MysqlStatement } from './mysql/mysql-statements.js';
+export { ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, isMysqlError, isTransactionConflict, mysqlErrno } from './mysql/mysql-errors.js';
+export * from './mysql/mysql-migrations.js';
+export * from './mysql/mysql-health-check.js';
+export type { Migration } from './db/sqlite-migrations.js';
