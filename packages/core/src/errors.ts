@@ -106,6 +106,16 @@ export class ConfigError extends MixtapeError {
   }
 }
 
+/** The database lacks migrations this version needs, and the caller asked for none to be applied. */
+export class MigrationsPendingError extends MixtapeError {
+  readonly pending: number[];
+
+  constructor(pending: number[]) {
+    super('ERR_CONFIG', `Database migrations ${pending.join(', ')} are pending: run \`mixtape migrate\``);
+    this.pending = pending;
+  }
+}
+
 /** An audio source failed; `retryable` tells the queue whether another attempt can help. */
 export class SourceError extends MixtapeError {
   readonly retryable: boolean;

@@ -3,6 +3,7 @@
 
 export * from './embedded/sqlite-backends.js';
 export * from './db/sqlite-database.js';
+export * from './db/sqlite-faults.js';
 export type { Migration } from './db/sqlite-migrations.js';
 
 export * from './users/sqlite-user-store.js';

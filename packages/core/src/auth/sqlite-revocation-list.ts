@@ -1,5 +1,6 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { fromSqliteError, runSqlite } from '../db/sqlite-faults.js';
 import { ConfigError, UnavailableError } from '../errors.js';
 import type { RevocationList } from './revocation-list.js';
 import text from './sqlite-revocation-list.sql';
@@ -115,7 +116,7 @@ export class SqliteRevocationList implements RevocationList {
 
   /** Deletes the rows that have expired, and says how many. The poll runs it every `purgeIntervalMs`. */
   async purgeExpired(): Promise<number> {
-    return this.#statements.purgeExpired.run({ now: Date.now() }).changes;
+    return runSqlite(this.#db, () => this.#statements.purgeExpired.run({ now: Date.now() }).changes);
   }
 
   async #revoke(kind: Kind, id: string, until: Date): Promise<void> {
@@ -124,12 +125,11 @@ export class SqliteRevocationList implements RevocationList {
     // Every token it could stop has expired already.
     if (!(expiresAt > now)) return;
     // Immediate: the write lock is taken (or waited for) before the first statement.
-    this.#db
-      .transaction(() => {
-        this.#statements.dropShorter.run({ kind, id, expiresAt });
-        this.#statements.insertEntry.run({ kind, id, expiresAt, revokedAt: now });
-      })
-      .immediate();
+    const revoke = this.#db.transaction(() => {
+      this.#statements.dropShorter.run({ kind, id, expiresAt });
+      this.#statements.insertEntry.run({ kind, id, expiresAt, revokedAt: now });
+    });
+    await runSqlite(this.#db, () => revoke.immediate());
     this.#remember(kind, id, expiresAt);
   }
 
@@ -147,7 +147,10 @@ export class SqliteRevocationList implements RevocationList {
     }
   }
 
-  /** A full load until one succeeds, then only what is new. Never throws: errors go to `onError`. */
+  /**
+   * A full load until one succeeds, then only what is new. Never throws: errors go to
+   * `onError`, and a poll that finds the database busy is simply tried again at the next one.
+   */
   #refresh(): void {
     if (this.#state !== 'started') return;
     const startedAt = Date.now();
@@ -157,8 +160,8 @@ export class SqliteRevocationList implements RevocationList {
       this.#freshAt = startedAt;
       this.#lastError = undefined;
     } catch (error) {
-      this.#lastError = error;
-      this.#onError(error);
+      this.#lastError = fromSqliteError(error);
+      this.#onError(this.#lastError);
       return;
     }
     this.#forgetExpired(startedAt);

@@ -1,6 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import { ConflictError } from '../errors.js';
 import text from './sqlite-token-store.sql';
 import type { RotateOutcome, TokenFamily, TokenStore } from './token-store.js';
@@ -33,7 +34,10 @@ function toFamily(row: FamilyRow): TokenFamily {
   return { id: row.id, userId: row.user_id, expiresAt: new Date(row.expires_at) };
 }
 
-/** Refresh-token families in the embedded database. Spent tokens are kept to detect reuse. */
+/**
+ * Refresh-token families in the embedded database. Spent tokens are kept to detect reuse.
+ * Each method is one statement or one transaction (a purge, one per batch), run by `runSqlite`.
+ */
 export class SqliteTokenStore implements TokenStore {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
 
@@ -44,15 +48,18 @@ export class SqliteTokenStore implements TokenStore {
   async createFamily(family: TokenFamily, firstTokenHash: string): Promise<void> {
     const now = Date.now();
     try {
-      this.db.transaction(() => {
-        this.statements.insertFamily.run({
-          familyId: family.id,
-          userId: family.userId,
-          expiresAt: family.expiresAt.getTime(),
-          createdAt: now,
-        });
-        this.statements.insertToken.run({ tokenHash: firstTokenHash, familyId: family.id, createdAt: now });
-      })();
+      await runSqlite(
+        this.db,
+        this.db.transaction(() => {
+          this.statements.insertFamily.run({
+            familyId: family.id,
+            userId: family.userId,
+            expiresAt: family.expiresAt.getTime(),
+            createdAt: now,
+          });
+          this.statements.insertToken.run({ tokenHash: firstTokenHash, familyId: family.id, createdAt: now });
+        }),
+      );
     } catch (error) {
       if (isUniqueViolation(error)) throw new ConflictError('The token family or token already exists');
       throw error;
@@ -61,42 +68,42 @@ export class SqliteTokenStore implements TokenStore {
 
   async rotate(tokenHash: string, nextTokenHash: string, now: Date): Promise<RotateOutcome> {
     // Immediate: two refreshes racing with the same token must not both see it unspent.
-    return this.db
-      .transaction((): RotateOutcome => {
-        const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
-        if (!row || row.expires_at <= now.getTime()) return { kind: 'invalid' };
-        const family = toFamily(row);
-        if (row.spent_at !== null) {
-          this.statements.revokeFamily.run({ familyId: row.id, revokedAt: now.getTime() });
-          return { kind: 'reused', family };
-        }
-        if (row.revoked_at !== null) return { kind: 'invalid' };
-        this.statements.spendToken.run({ tokenHash, spentAt: now.getTime() });
-        this.statements.insertToken.run({ tokenHash: nextTokenHash, familyId: row.id, createdAt: now.getTime() });
-        return { kind: 'rotated', family };
-      })
-      .immediate();
+    const rotate = this.db.transaction((): RotateOutcome => {
+      const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
+      if (!row || row.expires_at <= now.getTime()) return { kind: 'invalid' };
+      const family = toFamily(row);
+      if (row.spent_at !== null) {
+        this.statements.revokeFamily.run({ familyId: row.id, revokedAt: now.getTime() });
+        return { kind: 'reused', family };
+      }
+      if (row.revoked_at !== null) return { kind: 'invalid' };
+      this.statements.spendToken.run({ tokenHash, spentAt: now.getTime() });
+      this.statements.insertToken.run({ tokenHash: nextTokenHash, familyId: row.id, createdAt: now.getTime() });
+      return { kind: 'rotated', family };
+    });
+    return runSqlite(this.db, () => rotate.immediate());
   }
 
   async findFamilyByToken(tokenHash: string): Promise<TokenFamily | null> {
-    const row = this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.tokenWithFamily.get({ tokenHash }) as TokenRow | undefined);
     return row ? toFamily(row) : null;
   }
 
   async revokeFamily(familyId: string): Promise<TokenFamily | null> {
-    const row = this.statements.revokeFamily.get({ familyId, revokedAt: Date.now() }) as FamilyRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.revokeFamily.get({ familyId, revokedAt: Date.now() }) as FamilyRow | undefined);
     return row ? toFamily(row) : null;
   }
 
   async revokeAllForUser(userId: string): Promise<TokenFamily[]> {
-    return (this.statements.revokeAllForUser.all({ userId, revokedAt: Date.now() }) as FamilyRow[]).map(toFamily);
+    const rows = await runSqlite(this.db, () => this.statements.revokeAllForUser.all({ userId, revokedAt: Date.now() }) as FamilyRow[]);
+    return rows.map(toFamily);
   }
 
   async purgeExpired(before: Date): Promise<number> {
     const params = { before: before.getTime(), limit: PURGE_BATCH };
     let purged = 0;
     for (;;) {
-      const deleted = this.statements.purgeExpired.run(params).changes;
+      const deleted = await runSqlite(this.db, () => this.statements.purgeExpired.run(params).changes);
       purged += deleted;
       if (deleted < PURGE_BATCH) return purged;
       // Between batches the write lock is free for logins and refreshes.

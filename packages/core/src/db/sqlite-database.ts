@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { existsSync, readFileSync } from 'node:fs';
 import { requireStatements } from './named-statements.js';
 import text from './sqlite-database.sql';
+import { setSqliteBusyPolicy, SQLITE_BUSY_TIMEOUT_MS, type SqliteBusyPolicy } from './sqlite-faults.js';
 import { sqliteMigrations, type Migration } from './sqlite-migrations.js';
 
 const SQL = requireStatements(text, ['createMigrationsTable', 'migrationsTableExists', 'appliedVersions', 'recordMigration']);
@@ -14,21 +15,39 @@ export interface OpenSqliteOptions {
    * Every write is refused. The file must exist.
    */
   readOnly?: boolean;
+  /** How the adapters retry while another process holds the write lock (see `runSqlite`). */
+  busy?: Partial<SqliteBusyPolicy>;
 }
 
 /**
- * Opens the embedded database with the settings every embedded adapter relies on:
- * WAL so readers never block the writer, a busy timeout so a second process (a separate
- * `mixtape worker`) waits instead of failing, and enforced foreign keys.
+ * Opens the embedded database with the settings every embedded adapter relies on (see
+ * `configureSqliteConnection`). Opening may wait for another process's lock for up to
+ * better-sqlite3's 5 s: it happens at start, before anything is served.
  */
 export function openSqliteDatabase(path: string, options: OpenSqliteOptions = {}): SqliteDatabase {
-  if (options.readOnly) return openReadOnly(path);
+  if (options.readOnly) {
+    const db = openReadOnly(path);
+    setSqliteBusyPolicy(db, options.busy ?? {});
+    return db;
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
+  configureSqliteConnection(db, options.busy);
+  return db;
+}
+
+/**
+ * The settings of a connection the adapters use, for one opened elsewhere too: WAL so readers
+ * never block the writer (set when the database is opened), enforced foreign keys, and a busy
+ * timeout of a few tens of milliseconds. A second process (a `mixtape worker`) holding the
+ * write lock for longer is waited for by `runSqlite`, asynchronously, so that the event loop
+ * never sits in SQLite for seconds.
+ */
+export function configureSqliteConnection(db: SqliteDatabase, busy: Partial<SqliteBusyPolicy> = {}): void {
+  db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');
-  return db;
+  setSqliteBusyPolicy(db, busy);
 }
 
 /** Offsets 18 and 19 of the header: the file format versions, 2 for WAL and 1 for a rollback journal. */
@@ -49,7 +68,7 @@ const ROLLBACK_FORMAT = 1;
 function openReadOnly(path: string): SqliteDatabase {
   if (existsSync(`${path}-wal`)) {
     const db = new Database(path, { readonly: true, fileMustExist: true });
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     return db;
   }
   const image = readFileSync(path);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements, type SqliteStatement } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import {
@@ -156,7 +157,8 @@ function toJob(row: JobRow): Job {
  * transaction, so that other processes sharing the file (`mixtape worker`) see each step whole:
  * the check for an active job and the insert, the cap and the insert, a claim and its pick.
  * Progress is reset when an attempt starts and kept once the job is final; the last error is
- * kept until the job completes or an admin retries it.
+ * kept until the job completes or an admin retries it. Each method is one statement or one
+ * transaction (a purge, one per batch), run by `runSqlite`.
  */
 export class SqliteJobQueue implements JobQueue {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
@@ -198,12 +200,12 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async get(id: string): Promise<Job | null> {
-    const row = this.statements.byId.get({ jobId: id }) as JobRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.byId.get({ jobId: id }) as JobRow | undefined);
     return row ? toJob(row) : null;
   }
 
   async findActive(userId: string, trackId: string): Promise<Job | null> {
-    const row = this.statements.activeFor.get({ userId, trackId }) as JobRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.activeFor.get({ userId, trackId }) as JobRow | undefined);
     return row ? toJob(row) : null;
   }
 
@@ -211,11 +213,12 @@ export class SqliteJobQueue implements JobQueue {
   async list(query: ListJobsQuery): Promise<Page<Job>> {
     const [count, list] = this.listing(query);
     const params = { userId: query.userId ?? null, status: query.status ?? null, limit: query.limit, offset: query.offset };
-    return this.db.transaction(() => {
+    const read = this.db.transaction(() => {
       const total = count.pluck().get(params) as number;
       const rows = list.all(params) as JobRow[];
       return { items: rows.map(toJob), total };
-    })();
+    });
+    return runSqlite(this.db, read);
   }
 
   async claim(workerId: string, leaseMs: number): Promise<JobLease | null> {
@@ -316,7 +319,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async holdsLease(jobId: string, token: string): Promise<boolean> {
-    return this.statements.holdsLease.get({ jobId, token }) !== undefined;
+    return runSqlite(this.db, () => this.statements.holdsLease.get({ jobId, token }) !== undefined);
   }
 
   async cancel(jobId: string, userId: string): Promise<CancelOutcome> {
@@ -348,7 +351,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async countByStatus(): Promise<Record<JobStatus, number>> {
-    const rows = this.statements.countByStatus.all() as { status: JobStatus; n: number }[];
+    const rows = await runSqlite(this.db, () => this.statements.countByStatus.all() as { status: JobStatus; n: number }[]);
     const counts = Object.fromEntries(JOB_STATUSES.map((status) => [status, 0])) as Record<JobStatus, number>;
     for (const row of rows) counts[row.status] = row.n;
     return counts;
@@ -366,7 +369,7 @@ export class SqliteJobQueue implements JobQueue {
     });
     let purged = 0;
     for (;;) {
-      const deleted = purgeBatch.immediate();
+      const deleted = await runSqlite(this.db, () => purgeBatch.immediate());
       purged += deleted;
       if (deleted < this.purgeBatchSize) return purged;
       // Between batches the write lock is free, and this process's other work gets a turn.
@@ -376,9 +379,8 @@ export class SqliteJobQueue implements JobQueue {
 
   async repairActiveCounts(): Promise<number> {
     const { statements } = this;
-    return this.db
-      .transaction(() => statements.recountActive.run().changes + statements.addMissingCounts.run().changes)
-      .immediate();
+    const repair = this.db.transaction(() => statements.recountActive.run().changes + statements.addMissingCounts.run().changes);
+    return runSqlite(this.db, () => repair.immediate());
   }
 
   /** Gives what the job reserved back to its user's usage row. Inside the transition's transaction. */
@@ -407,10 +409,9 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   /** Runs `work` in an immediate transaction, with the database's clock read once for it. */
-  private write<T>(work: (now: number) => T): T {
-    return this.db
-      .transaction(() => work(this.statements.clock.pluck().get() as number))
-      .immediate();
+  private write<T>(work: (now: number) => T): Promise<T> {
+    const transaction = this.db.transaction(() => work(this.statements.clock.pluck().get() as number));
+    return runSqlite(this.db, () => transaction.immediate());
   }
 
   /** The count and page statements for the filters the query sets. */

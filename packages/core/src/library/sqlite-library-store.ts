@@ -1,5 +1,6 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import { LeaseLostError, LockLostError, QuotaExceededError } from '../errors.js';
 import type { Fence } from '../locks/lock-manager.js';
 import type { LibraryItem, Page, PageRequest } from '../model.js';
@@ -44,7 +45,8 @@ function toItem(row: ItemRow): LibraryItem {
 /**
  * Per-user libraries in the embedded database, with a usage row per user (`user_usage`) that
  * every add and removal changes in its own transaction. Writes are immediate transactions, so
- * that processes sharing the file (`mixtape worker`) see each check and its write whole.
+ * that processes sharing the file (`mixtape worker`) see each check and its write whole. Each
+ * method is one statement or one transaction, run by `runSqlite`.
  */
 export class SqliteLibraryStore implements LibraryStore {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
@@ -61,54 +63,52 @@ export class SqliteLibraryStore implements LibraryStore {
   ): Promise<AddOutcome> {
     const { statements } = this;
     const { userId, trackId, sizeBytes } = item;
-    return this.db
-      .transaction((): AddOutcome => {
-        let heldBytes = 0;
-        if (reservation) {
-          const held = statements.reservedBy.pluck().get(reservation) as number | undefined;
-          if (held === undefined) throw new LeaseLostError(reservation.jobId);
-          heldBytes = held;
-        }
-        statements.ensureUsage.run({ userId });
-        if (statements.item.get({ userId, trackId }) !== undefined) {
-          this.endReservation(userId, reservation, heldBytes);
-          return 'exists';
-        }
-        if (statements.commit.run({ userId, sizeBytes, heldBytes, limitBytes }).changes === 0) {
-          const usage = statements.usage.get({ userId }) as UsageRow;
-          const usedBytes = usage.committed_bytes + Math.max(0, usage.reserved_bytes - heldBytes);
-          throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: sizeBytes });
-        }
-        // A stale fence inserts nothing, and the throw rolls the quota commit back with it.
-        const inserted = statements.insert.run({
-          userId,
-          trackId,
-          sizeBytes,
-          addedAt: Date.now(),
-          fenceKey: fence?.key ?? null,
-          fenceToken: fence?.token ?? null,
-        });
-        if (inserted.changes === 0 && fence) throw new LockLostError(fence.key);
-        if (reservation) statements.clearReservation.run({ jobId: reservation.jobId });
-        return 'added';
-      })
-      .immediate();
+    const add = this.db.transaction((): AddOutcome => {
+      let heldBytes = 0;
+      if (reservation) {
+        const held = statements.reservedBy.pluck().get(reservation) as number | undefined;
+        if (held === undefined) throw new LeaseLostError(reservation.jobId);
+        heldBytes = held;
+      }
+      statements.ensureUsage.run({ userId });
+      if (statements.item.get({ userId, trackId }) !== undefined) {
+        this.endReservation(userId, reservation, heldBytes);
+        return 'exists';
+      }
+      if (statements.commit.run({ userId, sizeBytes, heldBytes, limitBytes }).changes === 0) {
+        const usage = statements.usage.get({ userId }) as UsageRow;
+        const usedBytes = usage.committed_bytes + Math.max(0, usage.reserved_bytes - heldBytes);
+        throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: sizeBytes });
+      }
+      // A stale fence inserts nothing, and the throw rolls the quota commit back with it.
+      const inserted = statements.insert.run({
+        userId,
+        trackId,
+        sizeBytes,
+        addedAt: Date.now(),
+        fenceKey: fence?.key ?? null,
+        fenceToken: fence?.token ?? null,
+      });
+      if (inserted.changes === 0 && fence) throw new LockLostError(fence.key);
+      if (reservation) statements.clearReservation.run({ jobId: reservation.jobId });
+      return 'added';
+    });
+    return runSqlite(this.db, () => add.immediate());
   }
 
   async remove(userId: string, trackId: string): Promise<boolean> {
     const { statements } = this;
-    return this.db
-      .transaction((): boolean => {
-        const sizeBytes = statements.remove.pluck().get({ userId, trackId }) as number | undefined;
-        if (sizeBytes === undefined) return false;
-        statements.uncommit.run({ userId, sizeBytes });
-        return true;
-      })
-      .immediate();
+    const remove = this.db.transaction((): boolean => {
+      const sizeBytes = statements.remove.pluck().get({ userId, trackId }) as number | undefined;
+      if (sizeBytes === undefined) return false;
+      statements.uncommit.run({ userId, sizeBytes });
+      return true;
+    });
+    return runSqlite(this.db, () => remove.immediate());
   }
 
   async get(userId: string, trackId: string): Promise<LibraryItem | null> {
-    const row = this.statements.item.get({ userId, trackId }) as ItemRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.item.get({ userId, trackId }) as ItemRow | undefined);
     return row ? toItem(row) : null;
   }
 
@@ -119,7 +119,7 @@ export class SqliteLibraryStore implements LibraryStore {
       const rows = this.statements.pageForUser.all({ userId, limit: page.limit, offset: page.offset }) as ItemRow[];
       return { items: rows.map(toItem), total };
     });
-    return read();
+    return runSqlite(this.db, read);
   }
 
   async usedBytes(userId: string): Promise<number> {
@@ -127,24 +127,23 @@ export class SqliteLibraryStore implements LibraryStore {
   }
 
   async usage(userId: string): Promise<StorageUsage> {
-    const row = this.statements.usage.get({ userId }) as UsageRow | undefined;
+    const row = await runSqlite(this.db, () => this.statements.usage.get({ userId }) as UsageRow | undefined);
     return { committedBytes: row?.committed_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0 };
   }
 
   async holderCount(trackId: string): Promise<number> {
-    return this.statements.holderCount.pluck().get({ trackId }) as number;
+    return runSqlite(this.db, () => this.statements.holderCount.pluck().get({ trackId }) as number);
   }
 
   async repairUsage(): Promise<number> {
     const { statements } = this;
-    return this.db
-      .transaction(
-        () =>
-          statements.clearStrayReservations.run().changes +
-          statements.recountUsage.run().changes +
-          statements.addMissingUsage.run().changes,
-      )
-      .immediate();
+    const repair = this.db.transaction(
+      () =>
+        statements.clearStrayReservations.run().changes +
+        statements.recountUsage.run().changes +
+        statements.addMissingUsage.run().changes,
+    );
+    return runSqlite(this.db, () => repair.immediate());
   }
 
   /** A reservation an add did not need (the track was held already) is given back. */

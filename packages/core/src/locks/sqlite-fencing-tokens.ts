@@ -1,5 +1,6 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import type { FencingTokens } from './fencing-tokens.js';
 import text from './sqlite-fencing-tokens.sql';
 
@@ -18,7 +19,8 @@ export class SqliteFencingTokens implements FencingTokens {
   }
 
   async issue(keys: readonly string[]): Promise<number> {
-    return this.db.transaction(() => this.issueWithin(keys)).immediate();
+    const issue = this.db.transaction(() => this.issueWithin(keys));
+    return runSqlite(this.db, () => issue.immediate());
   }
 
   /** `issue`, inside a transaction the caller already holds on this connection. */
@@ -30,6 +32,6 @@ export class SqliteFencingTokens implements FencingTokens {
   }
 
   async current(key: string): Promise<number | null> {
-    return (this.statements.current.pluck().get({ key }) as number | undefined) ?? null;
+    return (await runSqlite(this.db, () => this.statements.current.pluck().get({ key }) as number | undefined)) ?? null;
   }
 }

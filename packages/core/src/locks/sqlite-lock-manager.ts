@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import { openSqliteDatabase, type SqliteDatabase } from '../db/sqlite-database.js';
+import { fromSqliteError, isSqliteBusy, runSqlite } from '../db/sqlite-faults.js';
 import { LockLostError, UnavailableError, ValidationError } from '../errors.js';
 import type { LockContext, LockManager, LockOptions } from './lock-manager.js';
 import { lockDefaults, lockRequest, timedOutMessage, type LockDefaults, type LockRequest } from './lock-request.js';
@@ -8,9 +9,6 @@ import { SqliteFencingTokens } from './sqlite-fencing-tokens.js';
 import text from './sqlite-lock-manager.sql';
 
 const SQL = requireStatements(text, ['heldByOthers', 'take', 'renew', 'release']);
-
-/** A lock connection's busy timeout: SQLite may make the event loop wait this long, no longer. */
-export const LOCK_BUSY_TIMEOUT_MS = 5;
 
 export interface SqliteLockManagerOptions {
   /** How long a lock lives without renewal unless the caller says (default 30 s). Renewed every third of it. */
@@ -39,9 +37,9 @@ interface Holding {
  * `LockLostError` at its next renewal.
  *
  * Give it a connection of its own (`openSqliteLockConnection`): its busy timeout is a few
- * milliseconds, and SQLITE_BUSY is retried asynchronously with backoff, so the event loop
- * never sits in SQLite waiting for another process. Waiting for a held lock is polling with
- * backoff, cut short when a holder in this process lets go.
+ * milliseconds, so the event loop never sits in SQLite waiting for another process. A busy
+ * database is a held lock to an acquisition, which polls for it with backoff, cut short when a
+ * holder in this process lets go; a release is retried by `runSqlite`, as every adapter's work is.
  */
 export class SqliteLockManager implements LockManager {
   readonly backend = 'sqlite';
@@ -108,8 +106,8 @@ export class SqliteLockManager implements LockManager {
         })
         .immediate();
     } catch (error) {
-      if (isBusy(error)) return null;
-      throw error;
+      if (isSqliteBusy(error)) return null;
+      throw fromSqliteError(error);
     }
   }
 
@@ -172,30 +170,16 @@ export class SqliteLockManager implements LockManager {
    */
   async #release(request: LockRequest, holding: Holding): Promise<void> {
     const keys = JSON.stringify(request.keys);
-    for (let pause = this.#minPollMs, tries = 0; tries < 10; pause = Math.min(pause * 2, this.#maxPollMs), tries += 1) {
-      try {
-        this.statements.release.run({ keys, owner: holding.owner });
-        break;
-      } catch (error) {
-        if (!isBusy(error)) break;
-        await new Promise((resolve) => setTimeout(resolve, pause).unref());
-      }
-    }
+    await runSqlite(this.db, () => this.statements.release.run({ keys, owner: holding.owner })).catch(() => undefined);
     for (const key of request.keys) for (const wake of [...(this.#waiters.get(key) ?? [])]) wake();
   }
 }
 
 /**
- * A connection for SqliteLockManager: the embedded database's settings, with a busy timeout of
- * a few milliseconds instead of seconds, since a lock waits by polling, never inside SQLite.
+ * A connection for SqliteLockManager, with the embedded database's settings (a busy timeout of
+ * a few milliseconds: a lock waits by polling, never inside SQLite). A release on it gives up
+ * after a second, since its rows expire anyway.
  */
 export function openSqliteLockConnection(path: string): SqliteDatabase {
-  const db = openSqliteDatabase(path);
-  db.pragma(`busy_timeout = ${LOCK_BUSY_TIMEOUT_MS}`);
-  return db;
-}
-
-function isBusy(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+  return openSqliteDatabase(path, { busy: { deadlineMs: 1000 } });
 }

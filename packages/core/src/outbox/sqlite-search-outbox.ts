@@ -1,5 +1,6 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import type { ChangeVersion, OutboxBacklog, PendingChange, SearchOutbox } from './search-outbox.js';
 import text from './sqlite-search-outbox.sql';
 
@@ -13,7 +14,10 @@ interface OutboxRow {
   enqueued_at: number;
 }
 
-/** The search outbox in the embedded database, beside the catalog that fills it. */
+/**
+ * The search outbox in the embedded database, beside the catalog that fills it. Each method is
+ * one statement or one transaction, run by `runSqlite`.
+ */
 export class SqliteSearchOutbox implements SearchOutbox {
   private readonly statements: PreparedStatements<keyof typeof SQL>;
 
@@ -22,7 +26,7 @@ export class SqliteSearchOutbox implements SearchOutbox {
   }
 
   async due(now: Date, limit: number): Promise<PendingChange[]> {
-    const rows = this.statements.due.all({ now: now.getTime(), limit }) as OutboxRow[];
+    const rows = await runSqlite(this.db, () => this.statements.due.all({ now: now.getTime(), limit }) as OutboxRow[]);
     return rows.map((row) => ({
       trackId: row.track_id,
       version: row.version,
@@ -33,22 +37,25 @@ export class SqliteSearchOutbox implements SearchOutbox {
   }
 
   async applied(changes: ChangeVersion[]): Promise<void> {
-    this.db.transaction(() => {
+    const applied = this.db.transaction(() => {
       for (const { trackId, version } of changes) this.statements.applied.run({ trackId, version });
-    })();
+    });
+    await runSqlite(this.db, applied);
   }
 
   async failed(change: ChangeVersion, error: string, retryAt: Date): Promise<void> {
-    this.statements.failed.run({ trackId: change.trackId, version: change.version, error, retryAt: retryAt.getTime() });
+    await runSqlite(this.db, () =>
+      this.statements.failed.run({ trackId: change.trackId, version: change.version, error, retryAt: retryAt.getTime() }),
+    );
   }
 
   async enqueue(trackIds: string[]): Promise<void> {
     if (trackIds.length === 0) return;
-    this.statements.enqueue.run({ trackIds: JSON.stringify(trackIds), now: Date.now() });
+    await runSqlite(this.db, () => this.statements.enqueue.run({ trackIds: JSON.stringify(trackIds), now: Date.now() }));
   }
 
   async backlog(): Promise<OutboxBacklog> {
-    const row = this.statements.backlog.get() as { pending: number; oldest: number | null };
+    const row = await runSqlite(this.db, () => this.statements.backlog.get() as { pending: number; oldest: number | null });
     return { pending: row.pending, oldestEnqueuedAt: row.oldest === null ? null : new Date(row.oldest) };
   }
 }

@@ -1,5 +1,6 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { runSqlite } from '../db/sqlite-faults.js';
 import type { Page, PageRequest } from '../model.js';
 import { SEARCH_TOTAL_LIMIT, type SearchIndex, type TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
@@ -39,6 +40,7 @@ export function toFtsQuery(text: string): string | null {
 /**
  * The embedded full-text index: SQLite FTS5, ranked by bm25, ties broken by track id. Each
  * document's version is kept beside it in `search_documents`, and an older one is ignored.
+ * Each method is one statement or one transaction, run by `runSqlite`.
  */
 export class SqliteSearchIndex implements SearchIndex {
   readonly name = 'sqlite-fts5';
@@ -51,7 +53,7 @@ export class SqliteSearchIndex implements SearchIndex {
 
   async upsert(documents: TrackDocument[]): Promise<void> {
     const { register, unindex, index } = this.statements;
-    this.db.transaction(() => {
+    const upsert = this.db.transaction(() => {
       for (const track of documents) {
         const registered = { trackId: track.id, version: track.version, available: track.available ? 1 : 0 };
         // No doc_id back: the index holds a newer version of this track.
@@ -66,32 +68,35 @@ export class SqliteSearchIndex implements SearchIndex {
           isrc: track.isrc ?? '',
         });
       }
-    })();
+    });
+    await runSqlite(this.db, upsert);
   }
 
   async remove(ids: string[]): Promise<void> {
     const { docId, unindex, forget } = this.statements;
-    this.db.transaction(() => {
+    const remove = this.db.transaction(() => {
       for (const id of ids) {
         const rowid = docId.pluck().get({ trackId: id }) as number | undefined;
         if (rowid === undefined) continue;
         unindex.run({ docId: rowid });
         forget.run({ docId: rowid });
       }
-    })();
+    });
+    await runSqlite(this.db, remove);
   }
 
   async scanIds(afterId: string | null, limit: number): Promise<string[]> {
-    return this.statements.scanIds.pluck().all({ afterId: afterId ?? '', limit }) as string[];
+    return runSqlite(this.db, () => this.statements.scanIds.pluck().all({ afterId: afterId ?? '', limit }) as string[]);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {
     const match = toFtsQuery(query);
     if (match === null) return { items: [], total: 0 };
-    return this.db.transaction(() => {
+    const read = this.db.transaction(() => {
       const total = this.statements.countMatches.pluck().get({ match, cap: SEARCH_TOTAL_LIMIT }) as number;
       const items = this.statements.pageMatches.pluck().all({ match, limit: page.limit, offset: page.offset }) as string[];
       return { items, total };
-    })();
+    });
+    return runSqlite(this.db, read);
   }
 }
