@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { ConfigError, NotFoundError, UserRoles, type MixtapeConfig, type RoleChange } from '@mixtape/core';
-import { openSqliteDatabase, pendingSqliteMigrations, SqliteUserStore } from '@mixtape/core/sqlite';
+import { MigrationsPendingError, NotFoundError, UserRoles, type MixtapeConfig, type RoleChange } from '@mixtape/core';
+import { openBackends, type OpenedBackends } from './backends.js';
 
 /** sysexits(3): 64 bad usage, 67 no such user, 78 the database is not ready. */
 const EXIT = { usage: 64, noUser: 67, config: 78 } as const;
@@ -30,22 +28,18 @@ export async function adminCommand(args: string[], loadConfig: () => MixtapeConf
     return EXIT.usage;
   }
   const config = loadConfig();
-  if (config.mysql) {
-    throw new ConfigError(['MIXTAPE_MYSQL_URL: the MySQL backend is not available in this version; unset it to use the embedded database']);
-  }
-  const path = join(config.dataDir, 'mixtape.db');
-  if (!existsSync(path)) {
-    complain(`there is no database at ${path}: run \`mixtape migrate\` first`);
+  let backends: OpenedBackends;
+  try {
+    backends = await openBackends(config, { migrate: false, create: false });
+  } catch (error) {
+    if (error instanceof NotFoundError) complain(`${error.message}: run \`mixtape migrate\` first`);
+    else if (error instanceof MigrationsPendingError) {
+      complain(`the database is not migrated (migrations ${error.pending.join(', ')} pending): run \`mixtape migrate\` first`);
+    } else throw error;
     return EXIT.config;
   }
-  const db = openSqliteDatabase(path);
   try {
-    const pending = pendingSqliteMigrations(db);
-    if (pending.length > 0) {
-      complain(`the database is not migrated (migrations ${pending.join(', ')} pending): run \`mixtape migrate\` first`);
-      return EXIT.config;
-    }
-    const roles = new UserRoles(new SqliteUserStore(db));
+    const roles = new UserRoles(backends.users);
     try {
       const change = action === 'grant' ? await roles.grant(username, 'admin') : await roles.revoke(username, 'admin');
       say(describe(action, change));
@@ -56,7 +50,7 @@ export async function adminCommand(args: string[], loadConfig: () => MixtapeConf
       return EXIT.noUser;
     }
   } finally {
-    db.close();
+    await backends.close();
   }
 }
 

@@ -11,13 +11,27 @@ import {
   type TrackMetadataProvider,
   type TrackSource,
 } from '@mixtape/core';
-import { openSqliteBackends, type SqliteBackends } from '@mixtape/core/sqlite';
+import { openSqliteBackends } from '@mixtape/core/sqlite';
 
+/** What each command needs of the backends: `serve` and `worker` take the defaults. */
 export interface OpenBackendsOptions {
-  /** Apply pending migrations; defaults to `config.migrate`. */
+  /**
+   * Apply pending migrations (defaults to `config.migrate`); when false, pending ones are
+   * refused with a `MigrationsPendingError` (`mixtape admin`). `mixtape migrate` says true.
+   */
   migrate?: boolean;
-  /** Look, never touch (dry runs): see `openSqliteBackends`. The database must exist. */
+  /** When false, a database that does not exist yet is a `NotFoundError`, and none is created (`mixtape admin`). */
+  create?: boolean;
+  /** Look, never touch (dry runs): see `openSqliteBackends`. The database must exist (`NotFoundError`). */
   readOnly?: boolean;
+}
+
+/** The backends of one process, and what opening them found of the schema. */
+export interface OpenedBackends extends MixtapeBackends {
+  /** Migrations the database lacks: only ever non-empty when opened `readOnly`. */
+  pendingMigrations: number[];
+  /** The migrations this opening applied. */
+  appliedMigrations: number[];
 }
 
 /**
@@ -30,11 +44,13 @@ export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourc
 }
 
 /**
- * Builds the backends the configuration asks for. The production adapters (MySQL, Redis,
- * Elasticsearch) land in later releases; until then asking for them is refused rather than
- * silently served by the embedded ones. Seeds nothing: only `mixtape serve` seeds the demo.
+ * Builds the backends the configuration asks for: the one place where every command
+ * (`serve`, `worker`, `migrate`, `reconcile`, `admin`) gets them. The production adapters
+ * (MySQL, Redis, Elasticsearch) land in later releases; until then asking for them is refused
+ * rather than silently served by the embedded ones. Seeds nothing: only `mixtape serve` seeds
+ * the demo.
  */
-export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<SqliteBackends> {
+export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<OpenedBackends> {
   const unsupported = [
     config.mysql && 'MIXTAPE_MYSQL_URL: the MySQL backend is not available in this version; unset it to use the embedded database',
     config.redisUrl && 'MIXTAPE_REDIS_URL: the Redis backend is not available in this version; unset it to use in-process limits and locks',
@@ -47,6 +63,7 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
     dataDir: config.dataDir,
     storageDir: config.storageDir,
     migrate: options.migrate ?? config.migrate,
+    create: options.create ?? true,
     readOnly: options.readOnly ?? false,
     metadata: metadataProvider(config),
     source: trackSource(config),

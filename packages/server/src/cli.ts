@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 import { ConfigError, generateSecret, type MixtapeConfig } from '@mixtape/core';
-import { migrateSqlite, openSqliteDatabase } from '@mixtape/core/sqlite';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { adminCommand } from './admin-command.js';
+import { openBackends } from './backends.js';
 import { loadConfig } from './load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { reconcileCommand } from './reconcile-command.js';
@@ -113,15 +111,15 @@ async function runUntilSignal(running: RunningServer, config: MixtapeConfig, log
   return 0;
 }
 
-function migrate(config: MixtapeConfig): number {
-  mkdirSync(config.dataDir, { recursive: true });
-  const db = openSqliteDatabase(join(config.dataDir, 'mixtape.db'));
+/** `mixtape migrate`: opens the backends as every command does, applying what is pending whatever MIXTAPE_MIGRATE says. */
+async function migrate(config: MixtapeConfig): Promise<number> {
+  const backends = await openBackends(config, { migrate: true });
   try {
-    const applied = migrateSqlite(db);
+    const applied = backends.appliedMigrations;
     process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')}\n` : 'No migrations pending\n');
     return 0;
   } finally {
-    db.close();
+    await backends.close();
   }
 }
 

@@ -1,7 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { INCONSISTENCY_KINDS, type MixtapeConfig, type ReconcileReport } from '@mixtape/core';
-import { openBackends } from './backends.js';
+import { INCONSISTENCY_KINDS, NotFoundError, type MixtapeConfig, type ReconcileReport } from '@mixtape/core';
+import { openBackends, type OpenedBackends } from './backends.js';
 import type { Logger } from './logger.js';
 import { mixtapeFromConfig } from './mixtape-from-config.js';
 
@@ -43,11 +41,14 @@ async function realRun(config: MixtapeConfig, logger: Logger): Promise<Reconcile
 }
 
 async function dryRun(config: MixtapeConfig, logger: Logger): Promise<ReconcileOutput> {
-  const dbPath = join(config.dataDir, 'mixtape.db');
-  if (!existsSync(dbPath)) {
-    return nothingChecked([], `there is no database at ${dbPath}, and a dry run creates none`);
+  let backends: OpenedBackends;
+  try {
+    backends = await openBackends(config, { readOnly: true });
+  } catch (error) {
+    if (!(error instanceof NotFoundError)) throw error;
+    const missing = error.message.charAt(0).toLowerCase() + error.message.slice(1);
+    return nothingChecked([], `${missing}, and a dry run creates none`);
   }
-  const backends = await openBackends(config, { readOnly: true });
   if (backends.pendingMigrations.length > 0) {
     await backends.close();
     // The checks read the schema this version writes; an older one is reported, not guessed at.

@@ -98,6 +98,23 @@ describe('mixtape migrate', () => {
     expect(second.status, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/no migrations pending/i);
   });
+
+  it('builds its backends where serve does: a backend this version lacks is refused, not the embedded one migrated', () => {
+    const dir = join(dataDir, 'migrate-refused');
+    const env = { MIXTAPE_DATA_DIR: dir, MIXTAPE_ELASTICSEARCH_URL: 'http://127.0.0.1:9' };
+    const served = mixtape(['serve'], { ...env, MIXTAPE_PORT: '0' });
+    const migrated = mixtape(['migrate'], env);
+    expect(served.status).toBe(EX_CONFIG);
+    expect(migrated.status).toBe(EX_CONFIG);
+    expect(migrated.stderr).toBe(served.stderr);
+    expect(migrated.stderr).toMatch(/^MIXTAPE_ELASTICSEARCH_URL: /);
+    expect(existsSync(join(dir, 'mixtape.db'))).toBe(false);
+    // admin too: it opened the database itself, and only knew to refuse MySQL.
+    expect(mixtape(['migrate'], { MIXTAPE_DATA_DIR: dir }).status).toBe(0);
+    const admin = mixtape(['admin', 'grant', 'alice'], env);
+    expect(admin.status).toBe(EX_CONFIG);
+    expect(admin.stderr).toBe(served.stderr);
+  });
 });
 
 describe('mixtape serve', () => {
