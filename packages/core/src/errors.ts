@@ -2,22 +2,25 @@
  * Faults are errors with a stable `code`; expected outcomes (being rate-limited, a cache miss)
  * are values. The server maps each code to exactly one problem type.
  */
-export type MixtapeErrorCode =
-  | 'ERR_VALIDATION'
-  | 'ERR_UNAUTHORIZED'
-  | 'ERR_FORBIDDEN'
-  | 'ERR_NOT_FOUND'
-  | 'ERR_CONFLICT'
-  | 'ERR_QUOTA_EXCEEDED'
-  | 'ERR_UNAVAILABLE'
-  | 'ERR_CONFIG'
-  | 'ERR_SOURCE'
-  | 'ERR_TOO_LARGE'
-  | 'ERR_LOCK_LOST'
-  | 'ERR_TOO_MANY_JOBS'
-  | 'ERR_LEASE_LOST'
-  | 'ERR_SHUTTING_DOWN'
-  | 'ERR_INTERNAL';
+export const MIXTAPE_ERROR_CODES = [
+  'ERR_VALIDATION',
+  'ERR_UNAUTHORIZED',
+  'ERR_FORBIDDEN',
+  'ERR_NOT_FOUND',
+  'ERR_CONFLICT',
+  'ERR_QUOTA_EXCEEDED',
+  'ERR_UNAVAILABLE',
+  'ERR_CONFIG',
+  'ERR_SOURCE',
+  'ERR_TOO_LARGE',
+  'ERR_LOCK_LOST',
+  'ERR_TOO_MANY_JOBS',
+  'ERR_LEASE_LOST',
+  'ERR_SHUTTING_DOWN',
+  'ERR_INTERNAL',
+] as const;
+
+export type MixtapeErrorCode = (typeof MIXTAPE_ERROR_CODES)[number];
 
 export interface FieldProblem {
   path: string;

@@ -61,7 +61,7 @@ export function fromSqliteError(error: unknown): unknown {
   }
   const code = codeOf(error);
   if (code !== undefined && DATABASE_DOWN.test(code)) {
-    return new UnavailableError(`The database cannot answer (${code})`, { retryAfterMs: 2000, cause: error });
+    return new UnavailableError('The database cannot answer now', { retryAfterMs: 2000, cause: error });
   }
   return error;
 }

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS } from '../../src/demo/demo-catalog.js';
 import { openSqliteBackends, type SqliteBackends } from '../../src/embedded/sqlite-backends.js';
+import { classifyFailure } from '../../src/downloads/failure-policy.js';
 import { UnavailableError } from '../../src/errors.js';
 import { holdWriteLock } from './write-lock-holder.js';
 
@@ -123,6 +124,8 @@ describe('SQLite adapters while another process holds the write lock', () => {
     expect(refused).toMatchObject({ code: 'ERR_UNAVAILABLE', retryAfterMs: expect.any(Number), cause: { code: 'SQLITE_BUSY' } });
     expect(waitedMs).toBeGreaterThanOrEqual(250);
     expect(waitedMs).toBeLessThan(1500);
+    // Met by a download, it is the database being unavailable, retried: not an internal fault.
+    expect(classifyFailure(refused)).toMatchObject({ code: 'unavailable', retryable: true });
     await holder.release();
     expect(await backends.users.findByUsername('carol')).toBeNull();
     // The connection is itself again: the next write waits inside SQLite only its few ms, and lands.

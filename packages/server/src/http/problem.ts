@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { MixtapeError, UnavailableError, ValidationError, type FieldProblem } from '@mixtape/core';
+import { MixtapeError, UnavailableError, ValidationError, type FieldProblem, type MixtapeErrorCode } from '@mixtape/core';
 import type { Logger } from '../logger.js';
 
 export const PROBLEM_KINDS = [
@@ -59,7 +59,21 @@ export function sendProblem(res: Response, problem: Problem): void {
     );
 }
 
-const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status: number; retryAfterMs?: number }>> = {
+interface CodeMapping {
+  kind: ProblemKind;
+  status: number;
+  retryAfterMs?: number;
+  /** Said instead of the error's message, which may name what a client must not see. */
+  detail?: string;
+}
+
+const INTERNAL_DETAIL = 'Something went wrong on our side';
+
+/**
+ * Every code (a `Record`, so a new code does not compile until it is mapped here). Adapters
+ * translate their drivers' faults into these, so nothing else is recognised.
+ */
+export const PROBLEM_BY_CODE: Readonly<Record<MixtapeErrorCode, CodeMapping>> = {
   ERR_VALIDATION: { kind: 'validation', status: 400 },
   ERR_UNAUTHORIZED: { kind: 'unauthorized', status: 401 },
   ERR_FORBIDDEN: { kind: 'forbidden', status: 403 },
@@ -68,30 +82,35 @@ const BY_CODE: Partial<Record<MixtapeError['code'], { kind: ProblemKind; status:
   ERR_QUOTA_EXCEEDED: { kind: 'quota-exceeded', status: 403 },
   // A slot frees when one of the user's jobs ends, which takes seconds rather than minutes.
   ERR_TOO_MANY_JOBS: { kind: 'rate-limited', status: 429, retryAfterMs: 5000 },
-  ERR_UNAVAILABLE: { kind: 'unavailable', status: 503 },
+  // An UnavailableError says when to come back; this is for a bare MixtapeError of the code.
+  ERR_UNAVAILABLE: { kind: 'unavailable', status: 503, retryAfterMs: 5000 },
   // Another process took over the lock or the lease meanwhile (contention, a pause): asking
   // again soon succeeds, so it is a dependency's condition, not a bug.
   ERR_LOCK_LOST: { kind: 'unavailable', status: 503, retryAfterMs: 1000 },
   ERR_LEASE_LOST: { kind: 'unavailable', status: 503, retryAfterMs: 1000 },
+  // This process is going away; another instance, or this one restarted, will answer.
+  ERR_SHUTTING_DOWN: { kind: 'unavailable', status: 503, retryAfterMs: 1000 },
+  // The audio origin failed: a dependency, whose message may name its address.
+  ERR_SOURCE: { kind: 'unavailable', status: 503, retryAfterMs: 5000, detail: 'The audio source cannot answer now; try again' },
+  // The track is larger than MIXTAPE_MAX_TRACK_BYTES: a refusal that asking again will not change.
+  ERR_TOO_LARGE: { kind: 'forbidden', status: 403 },
+  // Our own faults, whatever reached a request: a 500 that says nothing of its cause.
+  ERR_CONFIG: { kind: 'internal', status: 500, detail: INTERNAL_DETAIL },
+  ERR_INTERNAL: { kind: 'internal', status: 500, detail: INTERNAL_DETAIL },
 };
 
 /** What an error means to a client. Anything unexpected is a 500 that says nothing of its cause. */
 export function problemFor(error: unknown): Problem {
   if (error instanceof MixtapeError) {
-    const mapped = BY_CODE[error.code];
-    if (mapped) {
-      return {
-        ...mapped,
-        detail: error.message,
-        ...(error instanceof ValidationError ? { errors: error.errors } : {}),
-        ...(error instanceof UnavailableError ? { retryAfterMs: error.retryAfterMs } : {}),
-      };
-    }
+    const { detail, ...mapped } = PROBLEM_BY_CODE[error.code];
+    return {
+      ...mapped,
+      detail: detail ?? error.message,
+      ...(error instanceof ValidationError ? { errors: error.errors } : {}),
+      ...(error instanceof UnavailableError ? { retryAfterMs: error.retryAfterMs } : {}),
+    };
   }
-  const bodyError = bodyParserProblem(error) ?? clientErrorProblem(error);
-  if (bodyError) return bodyError;
-  if (isDatabaseDown(error)) return { kind: 'unavailable', status: 503, detail: 'The database cannot answer now; try again', retryAfterMs: 2000 };
-  return { kind: 'internal', status: 500, detail: 'Something went wrong on our side' };
+  return bodyParserProblem(error) ?? clientErrorProblem(error) ?? { kind: 'internal', status: 500, detail: INTERNAL_DETAIL };
 }
 
 function bodyParserProblem(error: unknown): Problem | null {
@@ -131,18 +150,6 @@ function clientErrorProblem(error: unknown): Problem | null {
   }
   if (status === 413 || status === 415) return { kind: 'validation', status, detail: 'The request body cannot be read' };
   return { kind: 'validation', status: 400, detail: 'The request cannot be read' };
-}
-
-/**
- * The database failing, as opposed to our SQL being wrong: busy, locked, out of disk, I/O
- * errors, or its connection gone. That is a dependency down (503), not a bug (500).
- */
-const DATABASE_DOWN = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|READONLY|NOMEM|PROTOCOL|CORRUPT|NOTADB)/;
-
-function isDatabaseDown(error: unknown): boolean {
-  if (error instanceof TypeError && error.message === 'The database connection is not open') return true;
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && DATABASE_DOWN.test(code);
 }
 
 /** Set for the answer a route was preparing; a problem is a different representation. */
