@@ -8,3 +8,6 @@ export { ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT, isMysqlError, isTransactionConf
 export * from './mysql/mysql-migrations.js';
 export * from './mysql/mysql-health-check.js';
 export type { Migration } from './db/sqlite-migrations.js';
+export * from './mysql/mysql-user-store.js';
+export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queue.js';
+export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
