@@ -9,5 +9,3 @@ export * from './mysql/mysql-migrations.js';
 export * from './mysql/mysql-health-check.js';
 export type { Migration } from './db/sqlite-migrations.js';
 export * from './mysql/mysql-user-store.js';
-export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queue.js';
-export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
