@@ -3,7 +3,6 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { prepareOnFirstUse, requireStatements, type PreparedStatements, type SqliteStatement } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
-import { ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import {
   FINAL_JOB_STATUSES,
@@ -26,6 +25,7 @@ import type {
   ReserveOutcome,
   RetryOutcome,
 } from './job-queue.js';
+import { checkEnqueueRequest, checkReservedBytes, LEASE_EXPIRED, resolveJobTableOptions, toJob, virtualDueTime, type JobRow, type JobTableOptions } from './job-table.js';
 import text from './sqlite-job-queue.sql';
 
 const SQL = requireStatements(text, [
@@ -79,24 +79,6 @@ const SQL = requireStatements(text, [
   'addMissingCounts',
 ]);
 
-interface JobRow {
-  id: string;
-  user_id: string;
-  track_id: string;
-  status: JobStatus;
-  attempts: number;
-  max_attempts: number;
-  next_attempt_at: number | null;
-  lease_worker: string | null;
-  lease_expires_at: number | null;
-  progress_bytes: number | null;
-  progress_total: number | null;
-  error_code: string | null;
-  error_message: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
 interface Reservation {
   user_id: string;
   reserved_bytes: number;
@@ -112,45 +94,7 @@ interface Counts {
   last_due: number | null;
 }
 
-export interface SqliteJobQueueOptions {
-  /**
-   * How far apart, in virtual milliseconds, one user's jobs are placed in the claim order
-   * (default 1000). Any positive value gives the same interleaving of users with backlogs; it
-   * only sets the scale against the clock used when the queue is empty.
-   */
-  fairnessQuantumMs?: number;
-  /** Rows deleted per transaction when purging (default 500). */
-  purgeBatchSize?: number;
-}
-
-const LEASE_EXPIRED: JobError = {
-  code: 'lease-expired',
-  message: 'The worker stopped renewing its lease',
-};
-
-function toJob(row: JobRow): Job {
-  const job: Job = {
-    id: row.id,
-    userId: row.user_id,
-    trackId: row.track_id,
-    status: row.status,
-    attempts: row.attempts,
-    maxAttempts: row.max_attempts,
-    createdAt: new Date(row.created_at),
-    updatedAt: new Date(row.updated_at),
-  };
-  if (row.status === 'queued' && row.next_attempt_at !== null) job.nextAttemptAt = new Date(row.next_attempt_at);
-  if (row.progress_bytes !== null) {
-    job.progress = row.progress_total === null
-      ? { bytes: row.progress_bytes }
-      : { bytes: row.progress_bytes, totalBytes: row.progress_total };
-  }
-  if (row.error_code !== null) job.error = { code: row.error_code, message: row.error_message ?? '' };
-  if (row.status === 'running' && row.lease_worker !== null && row.lease_expires_at !== null) {
-    job.lease = { workerId: row.lease_worker, expiresAt: new Date(row.lease_expires_at) };
-  }
-  return job;
-}
+export type SqliteJobQueueOptions = JobTableOptions;
 
 /**
  * The download queue in the embedded database. Every change runs in an immediate
@@ -170,22 +114,12 @@ export class SqliteJobQueue implements JobQueue {
     options: SqliteJobQueueOptions = {},
   ) {
     this.statements = prepareOnFirstUse(db, SQL);
-    this.quantumMs = options.fairnessQuantumMs ?? 1000;
-    this.purgeBatchSize = options.purgeBatchSize ?? 500;
-    if (!(this.quantumMs > 0)) throw ValidationError.field('fairnessQuantumMs', 'must be positive');
-    if (!Number.isInteger(this.purgeBatchSize) || this.purgeBatchSize < 1) {
-      throw ValidationError.field('purgeBatchSize', 'must be a whole number of at least 1');
-    }
+    ({ fairnessQuantumMs: this.quantumMs, purgeBatchSize: this.purgeBatchSize } = resolveJobTableOptions(options));
   }
 
   async enqueue(request: EnqueueRequest): Promise<EnqueueOutcome> {
+    checkEnqueueRequest(request);
     const { userId, trackId, maxAttempts, maxActive } = request;
-    if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
-      throw ValidationError.field('maxAttempts', 'must be a whole number of at least 1');
-    }
-    if (!Number.isInteger(maxActive) || maxActive < 1) {
-      throw ValidationError.field('maxActive', 'must be a whole number of at least 1');
-    }
     const { statements } = this;
     return this.write((now): EnqueueOutcome => {
       const existing = statements.activeFor.get({ userId, trackId }) as JobRow | undefined;
@@ -288,7 +222,7 @@ export class SqliteJobQueue implements JobQueue {
   }
 
   async reserve(jobId: string, token: string, bytes: number, limitBytes: number): Promise<ReserveOutcome> {
-    if (!Number.isSafeInteger(bytes) || bytes < 0) throw ValidationError.field('bytes', 'must be a whole number of bytes, 0 or more');
+    checkReservedBytes(bytes);
     const { statements } = this;
     return this.write((): ReserveOutcome => {
       const held = statements.reservedBy.get({ jobId, token }) as Reservation | undefined;
@@ -397,9 +331,7 @@ export class SqliteJobQueue implements JobQueue {
    */
   private dueFor(userId: string, now: number): number {
     const head = this.statements.head.pluck().get({ now }) as number;
-    const counts = this.counts(userId);
-    if (counts.active === 0 || counts.last_due === null) return head;
-    return Math.max(head, counts.last_due + this.quantumMs);
+    return virtualDueTime(head, this.counts(userId), this.quantumMs);
   }
 
   /** The user's counter row, created on first use. */

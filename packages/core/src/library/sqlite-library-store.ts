@@ -1,9 +1,10 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
-import { LeaseLostError, LockLostError, QuotaExceededError } from '../errors.js';
+import { LeaseLostError, LockLostError } from '../errors.js';
 import type { Fence } from '../locks/lock-manager.js';
 import type { LibraryItem, Page, PageRequest } from '../model.js';
+import { quotaRefusal, toItem, toUsage, type ItemRow, type UsageRow } from './library-rows.js';
 import type { AddOutcome, LibraryStore, ReservationHolder, StorageUsage } from './library-store.js';
 import text from './sqlite-library-store.sql';
 
@@ -25,22 +26,6 @@ const SQL = requireStatements(text, [
   'recountUsage',
   'addMissingUsage',
 ]);
-
-interface ItemRow {
-  user_id: string;
-  track_id: string;
-  size_bytes: number;
-  added_at: number;
-}
-
-interface UsageRow {
-  committed_bytes: number;
-  reserved_bytes: number;
-}
-
-function toItem(row: ItemRow): LibraryItem {
-  return { userId: row.user_id, trackId: row.track_id, sizeBytes: row.size_bytes, addedAt: new Date(row.added_at) };
-}
 
 /**
  * Per-user libraries in the embedded database, with a usage row per user (`user_usage`) that
@@ -76,9 +61,7 @@ export class SqliteLibraryStore implements LibraryStore {
         return 'exists';
       }
       if (statements.commit.run({ userId, sizeBytes, heldBytes, limitBytes }).changes === 0) {
-        const usage = statements.usage.get({ userId }) as UsageRow;
-        const usedBytes = usage.committed_bytes + Math.max(0, usage.reserved_bytes - heldBytes);
-        throw new QuotaExceededError({ usedBytes, limitBytes, requestedBytes: sizeBytes });
+        throw quotaRefusal(statements.usage.get({ userId }) as UsageRow, heldBytes, limitBytes, sizeBytes);
       }
       // A stale fence inserts nothing, and the throw rolls the quota commit back with it.
       const inserted = statements.insert.run({
@@ -128,7 +111,7 @@ export class SqliteLibraryStore implements LibraryStore {
 
   async usage(userId: string): Promise<StorageUsage> {
     const row = await runSqlite(this.db, () => this.statements.usage.get({ userId }) as UsageRow | undefined);
-    return { committedBytes: row?.committed_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0 };
+    return toUsage(row);
   }
 
   async holderCount(trackId: string): Promise<number> {
