@@ -64,6 +64,8 @@ export class TableLockManager implements LockManager {
   readonly #maxPollMs: number;
   /** Waiters in this process, by key: a release here wakes them at once instead of at their next poll. */
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Keys that a take from this process is trying for right now. */
+  readonly #taking = new Set<string>();
 
   constructor(
     readonly backend: string,
@@ -98,7 +100,10 @@ export class TableLockManager implements LockManager {
     for (let pause = this.#minPollMs; ; pause = Math.min(pause * 2, this.#maxPollMs)) {
       request.signal?.throwIfAborted();
       const since = performance.now();
-      const token = await this.#tryTake(request, owner);
+      // While a take of one of these keys is on its way from this process, this one would
+      // lose the race or lose to it: it naps instead of adding a transaction, so a release
+      // that wakes every local waiter sends one of them to the database, not the whole herd.
+      const token = request.keys.some((key) => this.#taking.has(key)) ? null : await this.#tryTake(request, owner);
       if (token !== null) {
         // The caller gave up while the take was on its way (a network round trip): let go.
         if (request.signal?.aborted) {
@@ -114,6 +119,7 @@ export class TableLockManager implements LockManager {
   }
 
   async #tryTake(request: LockRequest, owner: string): Promise<number | null> {
+    for (const key of request.keys) this.#taking.add(key);
     try {
       return await this.#table.tryTake(request, owner);
     } catch (error) {
@@ -123,6 +129,8 @@ export class TableLockManager implements LockManager {
         .then(() => this.#table.release(request, owner))
         .catch(() => undefined);
       throw error;
+    } finally {
+      for (const key of request.keys) this.#taking.delete(key);
     }
   }
 
