@@ -10,3 +10,4 @@ export * from './mysql/mysql-health-check.js';
 export type { Migration } from './db/sqlite-migrations.js';
 export * from './mysql/mysql-user-store.js';
 export * from './mysql/mysql-token-store.js';
+export * from './mysql/mysql-task-leases.js';

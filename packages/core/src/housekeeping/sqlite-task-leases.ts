@@ -1,9 +1,8 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
-import { ValidationError } from '../errors.js';
 import text from './sqlite-task-leases.sql';
-import type { LeaseAttempt, TaskLeases } from './task-leases.js';
+import { checkLeaseMs, type LeaseAttempt, type TaskLeases } from './task-leases.js';
 
 const SQL = requireStatements(text, ['take', 'remaining', 'extend', 'drop']);
 
@@ -20,7 +19,7 @@ export class SqliteTaskLeases implements TaskLeases {
   }
 
   async tryAcquire(name: string, owner: string, ttlMs: number): Promise<LeaseAttempt> {
-    checkMs('ttlMs', ttlMs, 1);
+    checkLeaseMs('ttlMs', ttlMs, 1);
     const taken = await runSqlite(this.db, () => this.statements.take.run({ name, owner, ttlMs: Math.round(ttlMs) }).changes > 0);
     if (taken) return { acquired: true };
     // Read after the refusal, so only a hint: a lease let go meanwhile is free now.
@@ -29,17 +28,13 @@ export class SqliteTaskLeases implements TaskLeases {
   }
 
   async renew(name: string, owner: string, ttlMs: number): Promise<boolean> {
-    checkMs('ttlMs', ttlMs, 1);
+    checkLeaseMs('ttlMs', ttlMs, 1);
     return runSqlite(this.db, () => this.statements.extend.run({ name, owner, ms: Math.round(ttlMs) }).changes > 0);
   }
 
   async release(name: string, owner: string, holdMs = 0): Promise<boolean> {
-    checkMs('holdMs', holdMs, 0);
+    checkLeaseMs('holdMs', holdMs, 0);
     const statement = holdMs > 0 ? this.statements.extend : this.statements.drop;
     return runSqlite(this.db, () => statement.run(holdMs > 0 ? { name, owner, ms: Math.round(holdMs) } : { name, owner }).changes > 0);
   }
-}
-
-function checkMs(field: string, ms: number, min: number): void {
-  if (!(Number.isFinite(ms) && ms >= min)) throw ValidationError.field(field, `must be a number of milliseconds of at least ${min}`);
 }

@@ -1,3 +1,5 @@
+import { ValidationError } from '../errors.js';
+
 /** What one try for a named lease came to. */
 export type LeaseAttempt =
   | { acquired: true }
@@ -24,4 +26,12 @@ export interface TaskLeases {
   renew(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** false when the owner no longer held the lease. */
   release(name: string, owner: string, holdMs?: number): Promise<boolean>;
+}
+
+/**
+ * Checks a lease duration given to a `TaskLeases` method, for every adapter: at least `min`
+ * milliseconds (1 for a TTL, 0 for a hold). @throws ValidationError naming `field`.
+ */
+export function checkLeaseMs(field: string, ms: number, min: number): void {
+  if (!(Number.isFinite(ms) && ms >= min)) throw ValidationError.field(field, `must be a number of milliseconds of at least ${min}`);
 }
