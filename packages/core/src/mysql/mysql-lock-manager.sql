@@ -5,8 +5,8 @@
 -- lock keys, sorted, bound as a list for IN. @owner names one acquisition.
 --
 -- Time is the database's clock, in epoch milliseconds, so that hosts whose clocks disagree
--- still agree on when a lock ran out: NOW(3) is fixed for one statement, so
--- every use of it in a statement reads the same instant.
+-- still agree on when a lock ran out. NOW(3) is fixed for the length of a statement, so every
+-- use of it in one statement reads the same instant.
 --
 -- An acquisition is one short transaction (nextToken, take for each key in sorted order,
 -- owned, raiseTokens), committed, or rolled back when another acquisition holds a key. It

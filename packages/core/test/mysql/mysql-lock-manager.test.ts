@@ -9,7 +9,8 @@ import { describeLockManager } from '../contracts/lock-manager.contract.js';
 import { bundleChildProgram, type ChildProgram } from '../sqlite/child-processes.js';
 import { startChild, type LiveChild } from '../sqlite/live-child.js';
 import { createFencedTestWrites, fencedTestWrite, readFencedTestWrite } from './fenced-test-writes.js';
-import { freshMysqlDatabase, type FreshMysqlDatabase } from './mysql-test-server.js';
+import { freshMysqlDatabase, MYSQL_TEST_URL, type FreshMysqlDatabase } from './mysql-test-server.js';
+import { TcpProxy } from './tcp-proxy.js';
 
 /** One database for the whole file: the contract's keys are unique per test. */
 let shared: Promise<FreshMysqlDatabase> | undefined;
@@ -127,6 +128,45 @@ describe('MysqlLockManager', () => {
     const startedAt = Date.now();
     await expect(new MysqlLockManager(unreachable).using([nextKey()], async () => 'ran')).rejects.toMatchObject({ code: 'ERR_UNAVAILABLE' });
     expect(Date.now() - startedAt).toBeLessThan(3000);
+  });
+
+  it('a holder whose database goes silent counts its lock lost once the TTL runs out, and another host takes it then', async () => {
+    const k = nextKey();
+    const target = new URL(MYSQL_TEST_URL);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+    const url = new URL(fresh.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(await proxy.start());
+    // Renewals wait on the silent network longer than the TTL: the holder must not wait for them.
+    const silent = new MysqlDatabase(createMysqlPool(url.href, { poolSize: 2 }), { queryTimeoutMs: 1000, acquireTimeoutMs: 500 });
+    hosts.push(silent);
+    try {
+      let onHeld!: (token: number) => void;
+      const held = new Promise<number>((resolve) => (onHeld = resolve));
+      const holder = new MysqlLockManager(silent).using(
+        [k],
+        async ({ signal, fencingToken }) => {
+          onHeld(fencingToken);
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          return { reason: signal.reason as { code?: string }, at: Date.now() };
+        },
+        { ttlMs: 300 },
+      );
+      const token = await held;
+      await proxy.cut('blackhole');
+      const cutAt = Date.now();
+      const taken = await new MysqlLockManager(host()).using([k], async ({ fencingToken }) => ({ fencingToken, at: Date.now() }), {
+        waitTimeoutMs: 3000,
+      });
+      const lost = await holder;
+      expect(lost.reason).toMatchObject({ code: 'ERR_LOCK_LOST' });
+      // Within the TTL and a renewal period or two of the cut, as the other host got it.
+      expect(lost.at - cutAt).toBeLessThan(900);
+      expect(taken.at - cutAt).toBeGreaterThanOrEqual(150);
+      expect(taken.fencingToken).toBeGreaterThan(token);
+    } finally {
+      await proxy.close();
+    }
   });
 
   describe('across processes', () => {
