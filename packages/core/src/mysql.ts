@@ -11,3 +11,4 @@ export type { Migration } from './db/sqlite-migrations.js';
 export * from './mysql/mysql-user-store.js';
 export * from './mysql/mysql-token-store.js';
 export * from './mysql/mysql-task-leases.js';
+export * from './mysql/mysql-fencing-tokens.js';
