@@ -98,6 +98,37 @@ describe('MysqlFencingTokens on MariaDB', () => {
     expect(await db.transaction((tx) => holdsFence(tx, { key: 'never-locked', token: 1 }))).toBe(false);
   });
 
+  it('needs holdsFence: a fence checked by a subquery inside the write takes no lock at READ COMMITTED', async () => {
+    const { db } = await shared.database();
+    const fence = { key: 'subquery', token: await fencing.issue(['subquery']) };
+    // A row for the write to guard (any table would do).
+    await db.run("INSERT INTO task_leases (name, owner, expires_at) VALUES ('subquery', 'nobody', 0)");
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let wrote!: () => void;
+    const written = new Promise<void>((resolve) => {
+      wrote = resolve;
+    });
+    const write = db.transaction(async (tx) => {
+      // The shape of a guarded write that checks its fence in its own WHERE.
+      const { affectedRows } = await tx.run(
+        "UPDATE task_leases SET owner = 'guarded' WHERE name = @key AND EXISTS (SELECT 1 FROM fencing_tokens WHERE `key` = @key AND token = @token)",
+        { key: fence.key, token: fence.token },
+      );
+      wrote();
+      await released;
+      return affectedRows;
+    });
+    await written;
+    // A newer token is issued at once, while the write that checked the old one is uncommitted.
+    expect(await others[0]!.issue(['subquery'])).toBe(fence.token + 1);
+    release();
+    // The write went through on the token it had read, although a newer one was out.
+    expect(await write).toBe(1);
+  });
+
   it('knows no token for a key never locked, and compares keys exactly', async () => {
     await fencing.issue(['Case:Key']);
     expect(await fencing.current('never')).toBeNull();
