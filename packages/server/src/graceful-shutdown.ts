@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Mixtape } from '@mixtape/core';
+import { ShuttingDownError, type Mixtape } from '@mixtape/core';
 import { createHttpServer } from './http/client-error.js';
 import type { Logger } from './logger.js';
 import type { RunningServer } from './server.js';
@@ -45,7 +45,8 @@ export class DrainableServer {
    * Resolves once the server is closed and `work` has settled.
    */
   async shutDown(graceMs: number, work: Promise<void> = Promise.resolve()): Promise<void> {
-    this.#shutdown.abort();
+    // A typed reason: whatever rejects with it is a 503 for another instance, never a 500.
+    this.#shutdown.abort(new ShuttingDownError());
     let graceOver!: () => void;
     const grace = new Promise<void>((resolve) => (graceOver = resolve));
     const timer = setTimeout(graceOver, graceMs);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MIXTAPE_ERROR_CODES, MixtapeError } from '@mixtape/core';
+import { MIXTAPE_ERROR_CODES, MixtapeError, ShuttingDownError } from '@mixtape/core';
 import { fromSqliteError } from '@mixtape/core/sqlite';
-import { PROBLEM_KINDS } from '@mixtape/server';
+import { createLogger, PROBLEM_KINDS } from '@mixtape/server';
+import { DrainableServer } from '../src/graceful-shutdown.js';
 import { problemFor } from '../src/http/problem.js';
 
 /** Only our own faults are 500s: whatever else a code means, a client can act on it. */
@@ -24,8 +25,15 @@ describe('the problem for each error code', () => {
     if (problem.status === 503 || problem.status === 429) expect(problem.retryAfterMs).toBeGreaterThan(0);
   });
 
-  it('a shutdown under a request is a 503 to ask another instance, not a 500', () => {
-    expect(problemFor(new MixtapeError('ERR_SHUTTING_DOWN', 'The process is shutting down'))).toMatchObject({ kind: 'unavailable', status: 503 });
+  it('a shutdown under a request is a 503 to ask another instance, not a 500: the signal the app is given says so', async () => {
+    let shutdown: AbortSignal | undefined;
+    const drainable = new DrainableServer((signal) => {
+      shutdown = signal;
+      return (_req, res) => res.end();
+    }, createLogger({ level: 'silent' }));
+    await drainable.shutDown(0);
+    expect(shutdown?.reason).toBeInstanceOf(ShuttingDownError);
+    expect(problemFor(shutdown?.reason)).toMatchObject({ kind: 'unavailable', status: 503 });
   });
 
   it('knows no driver: a database fault is a 503 as its adapter translated it, and a raw one is ours', () => {
