@@ -12,3 +12,4 @@ export * from './mysql/mysql-user-store.js';
 export * from './mysql/mysql-token-store.js';
 export * from './mysql/mysql-task-leases.js';
 export * from './mysql/mysql-fencing-tokens.js';
+export { MysqlSearchIndex, searchableText, toMysqlSearch, type FulltextTokenSizes, type MysqlSearchQuery } from './mysql/mysql-search-index.js';
