@@ -8,11 +8,13 @@
 -- still agree on when a lock ran out. NOW(3) is fixed for the length of a statement, so every
 -- use of it in one statement reads the same instant.
 --
--- An acquisition is one short transaction (nextToken, take for each key in sorted order,
--- owned, raiseTokens), committed, or rolled back when another acquisition holds a key. It
--- locks the keys' fencing_tokens rows, then their locks rows, both in key order, and nothing
--- else locks both tables: two acquisitions wait for each other, never deadlock. No
--- transaction stays open while the work runs; renew and release are one statement each.
+-- An acquisition is one short transaction: take for each key in sorted order, the keys'
+-- tokens raised (MysqlFencingTokens.issueWithin), then stamp, which also tells whether every
+-- key is this acquisition's; committed, or rolled back (the raise with it) when another
+-- acquisition holds a key. It locks the keys' locks rows, then their fencing_tokens rows, both
+-- in key order; a guarded write locks only fencing_tokens rows, a renewal only locks rows: no
+-- two of them wait for each other in a cycle. No transaction stays open while the work runs;
+-- renew and release are one statement each.
 
 -- name: heldByOthers
 -- A key of the set that another acquisition holds unexpired: a plain read, no lock taken, so
@@ -21,36 +23,25 @@ SELECT `key` FROM locks
 WHERE `key` IN (@keys) AND expires_at > CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)
 LIMIT 1;
 
--- name: nextToken
--- One above the keys' highest token (1 for keys never locked); FOR UPDATE holds their rows
--- until commit, so two acquisitions of a key read its counter one after the other.
-SELECT COALESCE(MAX(token), 0) + 1 AS token FROM fencing_tokens WHERE `key` IN (@keys) FOR UPDATE;
-
 -- name: take
--- One key for this acquisition: a new row, or an expired one taken over; a live row of
--- another acquisition is left as it is (`owned` then tells). The assignments of ON DUPLICATE
--- KEY UPDATE run left to right, each seeing the ones before: expires_at, which every
--- condition reads, is assigned last.
+-- One key for this acquisition, its token stamped later in the transaction: a new row, or an
+-- expired one taken over; a live row of another acquisition is left as it is. The
+-- assignments of ON DUPLICATE KEY UPDATE run left to right, each seeing the ones before:
+-- expires_at, which every condition reads, is assigned last.
 INSERT INTO locks (`key`, owner, token, expires_at)
-VALUES (@key, @owner, @token, CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) + @ttlMs)
+VALUES (@key, @owner, 0, CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) + @ttlMs)
 ON DUPLICATE KEY UPDATE
   owner = IF(expires_at <= CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), @owner, owner),
-  token = IF(expires_at <= CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED), @token, token),
   expires_at = IF(
     expires_at <= CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED),
     CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) + @ttlMs,
     expires_at
   );
 
--- name: owned
--- How many keys of the set this acquisition took: all of them, or it rolls back.
-SELECT COUNT(*) AS owned FROM locks WHERE `key` IN (@keys) AND owner = @owner;
-
--- name: raiseTokens
--- Every key of the acquisition to its token, in the same transaction as the take.
-INSERT INTO fencing_tokens (`key`, token)
-SELECT `key`, @token FROM locks WHERE `key` IN (@keys) AND owner = @owner ORDER BY `key`
-ON DUPLICATE KEY UPDATE token = @token;
+-- name: stamp
+-- The acquisition's token on its rows, in the same transaction as the take: how many keys of
+-- the set it took (rows matched), all of them or it rolls back.
+UPDATE locks SET token = @token WHERE `key` IN (@keys) AND owner = @owner;
 
 -- name: renew
 -- How many keys this acquisition still holds (rows matched): fewer than it took means one

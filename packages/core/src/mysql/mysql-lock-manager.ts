@@ -3,10 +3,11 @@ import type { LockRequest } from '../locks/lock-request.js';
 import { TableLockManager, type LockTable, type TableLockManagerOptions } from '../locks/table-lock-manager.js';
 import type { MysqlDatabase, MysqlQueryable } from './mysql-database.js';
 import { isTransactionConflict } from './mysql-errors.js';
+import { MysqlFencingTokens } from './mysql-fencing-tokens.js';
 import text from './mysql-lock-manager.sql';
 import { mysqlStatements } from './mysql-statements.js';
 
-const SQL = mysqlStatements(text, ['heldByOthers', 'nextToken', 'take', 'owned', 'raiseTokens', 'renew', 'release']);
+const SQL = mysqlStatements(text, ['heldByOthers', 'take', 'stamp', 'renew', 'release']);
 
 /**
  * `minPollMs` is the first pause between two tries of a held lock (default 10 ms), doubling
@@ -17,12 +18,12 @@ export type MysqlLockManagerOptions = TableLockManagerOptions;
 
 /**
  * Locks in the `locks` table of the MySQL database, so that several hosts sharing MySQL
- * without Redis exclude one another. Taking a lock raises the keys' `fencing_tokens` in the
- * same transaction, so tokens rise in the order the lock was held, and the stores' guarded
- * writes refuse a holder that lost it. A lock lives `ttlMs` by the database's clock and is
- * renewed while the work runs; an expired lock may be taken over by another host, and the old
- * holder's signal then aborts with a `LockLostError` at its next renewal. The waiting,
- * renewing and waking is TableLockManager's, as for SqliteLockManager.
+ * without Redis exclude one another. Taking a lock raises the keys' `fencing_tokens`
+ * (MysqlFencingTokens) in the same transaction, so tokens rise in the order the lock was held,
+ * and the stores' guarded writes refuse a holder that lost it. A lock lives `ttlMs` by the
+ * database's clock and is renewed while the work runs; an expired lock may be taken over by
+ * another host, and the old holder's signal then aborts with a `LockLostError` at its next
+ * renewal. The waiting, renewing and waking is TableLockManager's, as for SqliteLockManager.
  *
  * A take is one short transaction; none is held open while the work runs. The database
  * being unreachable fails a take with an UnavailableError at once; a take that deadlocks or
@@ -39,7 +40,11 @@ export class MysqlLockManager extends TableLockManager {
 class KeyHeld extends Error {}
 
 class MysqlLockTable implements LockTable {
-  constructor(private readonly db: MysqlDatabase) {}
+  readonly #fencing: MysqlFencingTokens;
+
+  constructor(private readonly db: MysqlDatabase) {
+    this.#fencing = new MysqlFencingTokens(db);
+  }
 
   async tryTake(request: LockRequest, owner: string): Promise<number | null> {
     const { keys, ttlMs } = request;
@@ -55,12 +60,10 @@ class MysqlLockTable implements LockTable {
   }
 
   async #take(tx: MysqlQueryable, keys: string[], owner: string, ttlMs: number): Promise<number> {
-    const next = await tx.get<{ token: number }>(SQL.nextToken, { keys });
-    const token = Number(next?.token);
-    for (const key of keys) await tx.run(SQL.take, { key, owner, token, ttlMs });
-    const owned = await tx.get<{ owned: number }>(SQL.owned, { keys, owner });
-    if (Number(owned?.owned) !== keys.length) throw new KeyHeld();
-    await tx.run(SQL.raiseTokens, { keys, owner, token });
+    for (const key of keys) await tx.run(SQL.take, { key, owner, ttlMs });
+    const token = await this.#fencing.issueWithin(tx, keys);
+    const { affectedRows } = await tx.run(SQL.stamp, { keys, owner, token });
+    if (affectedRows !== keys.length) throw new KeyHeld();
     return token;
   }
 

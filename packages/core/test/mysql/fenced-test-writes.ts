@@ -1,11 +1,13 @@
 /**
- * A guarded write as the MySQL stores make them, on a table of the tests' own: the row
- * changes only while the token presented is still the key's current one in `fencing_tokens`,
- * else LockLostError. The lock tests use it where a host that lost its lock tries to write.
+ * A guarded write as the MySQL stores make them, on a table of the tests' own: in one
+ * transaction, `holdsFence` share-locks the key's counter and the row changes only while the
+ * token presented is still the current one, else LockLostError. The lock tests use it where a
+ * host that lost its lock tries to write.
  */
 import { LockLostError } from '../../src/errors.js';
 import type { Fence } from '../../src/locks/lock-manager.js';
-import type { MysqlQueryable } from '../../src/mysql/mysql-database.js';
+import type { MysqlDatabase, MysqlQueryable } from '../../src/mysql/mysql-database.js';
+import { holdsFence } from '../../src/mysql/mysql-fencing-tokens.js';
 import { mysqlStatements } from '../../src/mysql/mysql-statements.js';
 
 const SQL = mysqlStatements(
@@ -17,8 +19,7 @@ CREATE TABLE IF NOT EXISTS fenced_test_writes (
   PRIMARY KEY (\`key\`)
 ) ENGINE = InnoDB;
 -- name: write
-INSERT INTO fenced_test_writes (\`key\`, value, token)
-SELECT \`key\`, @value, token FROM fencing_tokens WHERE \`key\` = @key AND token = @token
+INSERT INTO fenced_test_writes (\`key\`, value, token) VALUES (@key, @value, @token)
 ON DUPLICATE KEY UPDATE value = @value, token = @token;
 -- name: read
 SELECT value, token FROM fenced_test_writes WHERE \`key\` = @key;
@@ -31,9 +32,11 @@ export async function createFencedTestWrites(db: MysqlQueryable): Promise<void> 
 }
 
 /** Writes `value` for the fence's key, or throws LockLostError when its token is stale. */
-export async function fencedTestWrite(db: MysqlQueryable, fence: Fence, value: string): Promise<void> {
-  const { affectedRows } = await db.run(SQL.write, { key: fence.key, token: fence.token, value });
-  if (affectedRows === 0) throw new LockLostError(fence.key);
+export async function fencedTestWrite(db: MysqlDatabase, fence: Fence, value: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    if (!(await holdsFence(tx, fence))) throw new LockLostError(fence.key);
+    await tx.run(SQL.write, { key: fence.key, token: fence.token, value });
+  });
 }
 
 export async function readFencedTestWrite(db: MysqlQueryable, key: string): Promise<{ value: string; token: number } | undefined> {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { FencingTokens } from '../../src/locks/fencing-tokens.js';
 import { MysqlDatabase } from '../../src/mysql/mysql-database.js';
+import { MysqlFencingTokens } from '../../src/mysql/mysql-fencing-tokens.js';
 import { MysqlLockManager } from '../../src/mysql/mysql-lock-manager.js';
 import { createMysqlPool } from '../../src/mysql/mysql-pool.js';
 import { describeLockManager } from '../contracts/lock-manager.contract.js';
@@ -19,24 +19,13 @@ afterAll(async () => {
   await (await shared)?.drop();
 });
 
-/** The authority the lock manager's tokens land in, read as the stores read it. */
-function fencingOf(db: MysqlDatabase): FencingTokens {
-  return {
-    issue: () => Promise.reject(new Error('The lock manager issues the tokens in these tests')),
-    current: async (key) => {
-      const row = await db.get<{ token: number }>('SELECT token FROM fencing_tokens WHERE `key` = @key', { key });
-      return row === undefined ? null : Number(row.token);
-    },
-  };
-}
-
 describeLockManager(
   'mysql',
   async () => {
     const { db } = await database();
     return {
       subject: new MysqlLockManager(db),
-      fencing: fencingOf(db),
+      fencing: new MysqlFencingTokens(db),
       // What a holder paused past its TTL leaves behind: a row whose time ran out.
       loseLock: async (key) => {
         await db.run('UPDATE locks SET expires_at = 0 WHERE `key` = @key', { key });
@@ -87,7 +76,7 @@ describe('MysqlLockManager', () => {
     expect(most).toBe(1);
     expect(tokens).toEqual([...tokens].sort((a, b) => a - b));
     expect(new Set(tokens).size).toBe(12);
-    expect(await fencingOf(fresh.db).current(k)).toBe(tokens.at(-1));
+    expect(await new MysqlFencingTokens(fresh.db).current(k)).toBe(tokens.at(-1));
     expect(await fresh.db.get('SELECT `key` FROM locks WHERE `key` = @k', { k })).toBeUndefined();
   });
 
@@ -235,7 +224,7 @@ describe('MysqlLockManager', () => {
       paused.send('release');
       expect((await paused.exited).code).toBe(0);
       expect(await readFencedTestWrite(fresh.db, k)).toEqual({ value: 'new holder', token: mine });
-      expect(await fencingOf(fresh.db).current(k)).toBe(mine);
+      expect(await new MysqlFencingTokens(fresh.db).current(k)).toBe(mine);
     });
   });
 });
