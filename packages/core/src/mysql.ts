@@ -12,6 +12,7 @@ export * from './mysql/mysql-user-store.js';
 export * from './mysql/mysql-token-store.js';
 export * from './mysql/mysql-task-leases.js';
 export * from './mysql/mysql-fencing-tokens.js';
+export { MysqlLockManager, type MysqlLockManagerOptions } from './mysql/mysql-lock-manager.js';
 export { MysqlSearchIndex, searchableText, toMysqlSearch, type FulltextTokenSizes, type MysqlSearchQuery } from './mysql/mysql-search-index.js';
 export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queue.js';
 export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
