@@ -16,3 +16,4 @@ export { MysqlLockManager, type MysqlLockManagerOptions } from './mysql/mysql-lo
 export { MysqlSearchIndex, searchableText, toMysqlSearch, type FulltextTokenSizes, type MysqlSearchQuery } from './mysql/mysql-search-index.js';
 export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queue.js';
 export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
+export * from './mysql/mysql-revocation-list.js';
