@@ -142,6 +142,19 @@ WHERE id = @jobId AND status = 'running' AND lease_token = @token;
 UPDATE jobs SET progress_bytes = @bytes, progress_total = @totalBytes, updated_at = CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)
 WHERE id = @jobId AND status = 'running' AND lease_token = @token;
 
+-- name: completeUnreserved
+-- `complete` in one statement, for the usual job that holds no reservation: the job and its
+-- user's counter change together, the job's row locked first (read by jobs_id, a const table,
+-- before the join reaches the counter's), the order of every transaction here. Each SET
+-- assigns a table from its own columns, so the order MySQL applies them in does not matter.
+-- 0 rows when the lease is not held, the job holds a reservation, or its counter row is
+-- missing: MysqlJobQueue.complete then takes the transaction's way.
+UPDATE jobs JOIN user_job_counts AS counts ON counts.user_id = jobs.user_id
+SET jobs.status = 'completed', jobs.lease_worker = NULL, jobs.lease_token = NULL, jobs.lease_expires_at = NULL,
+  jobs.error_code = NULL, jobs.error_message = NULL, jobs.updated_at = CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED),
+  counts.active = GREATEST(counts.active - 1, 0)
+WHERE jobs.id = @jobId AND jobs.status = 'running' AND jobs.lease_token = @token AND jobs.reserved_bytes = 0;
+
 -- name: complete
 -- The last error is cleared once the job completes; its progress is kept.
 UPDATE jobs SET status = 'completed', lease_worker = NULL, lease_token = NULL, lease_expires_at = NULL,

@@ -177,6 +177,11 @@ describe('MysqlJobQueue on MariaDB', () => {
     expect(await explain(db, jobQueueSql, 'expiredLeases', { limit: 500 })).toMatchObject([{ table: 'jobs', key: 'jobs_running_lease' }]);
     expect(await explain(db, jobQueueSql, 'activeFor', { userId: 'u1', trackId: 't1' })).toMatchObject([{ key: 'jobs_active' }]);
     expect(await explain(db, jobQueueSql, 'leased', { jobId: held!.job.id, token: held!.token })).toMatchObject([{ key: 'jobs_id' }]);
+    // The one-statement completion reads the job first, then its counter: the lock order of every transaction.
+    expect(await explain(db, jobQueueSql, 'completeUnreserved', { jobId: held!.job.id, token: held!.token })).toMatchObject([
+      { table: 'jobs', key: 'jobs_id' },
+      { table: 'counts', key: 'PRIMARY' },
+    ]);
   });
 
   it('reaps in batches, and leaves a job its worker is finishing to that worker', async () => {
@@ -197,6 +202,29 @@ describe('MysqlJobQueue on MariaDB', () => {
     expect(reaped).toEqual({ requeued: 4, failed: 0 });
     expect(await queue.get(finishing.job.id)).toMatchObject({ status: 'running' });
     expect(await queue.reapExpired()).toEqual({ requeued: 1, failed: 0 });
+  });
+
+  it('completes in one statement, or by the transaction when the job holds a reservation or its counter row is gone', async () => {
+    const running = async (userId: string, trackId: string) => {
+      await enqueue(userId, trackId);
+      return (await queue.claim('w', 60_000))!;
+    };
+    const plain = await running('u', 'plain');
+    const reserving = await running('u', 'reserving');
+    const orphan = await running('v', 'orphan');
+    expect((await queue.reserve(reserving.job.id, reserving.token, 100, 1000)).kind).toBe('reserved');
+    await db.run("DELETE FROM user_job_counts WHERE user_id = 'v'");
+
+    expect(await queue.complete(plain.job.id, plain.token)).toBe(true);
+    expect(await activeCount('u')).toBe(1);
+    expect(await queue.complete(reserving.job.id, reserving.token)).toBe(true);
+    expect(await db.get("SELECT reserved_bytes FROM user_usage WHERE user_id = 'u'")).toEqual({ reserved_bytes: 0 });
+    expect(await activeCount('u')).toBe(0);
+    expect(await queue.complete(orphan.job.id, orphan.token)).toBe(true);
+    for (const lease of [plain, reserving, orphan]) {
+      expect((await queue.get(lease.job.id))?.status).toBe('completed');
+      expect(await queue.complete(lease.job.id, lease.token)).toBe(false);
+    }
   });
 
   it('takes every time from the database, both ends of a lease from one reading', async () => {
