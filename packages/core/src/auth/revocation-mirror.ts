@@ -12,7 +12,7 @@ export interface RevocationMirrorOptions {
 
 /**
  * A process's copy of a shared revocation list, for the adapters that keep one and refresh it
- * from their store (MysqlRevocationList): the live entries, with when each expires, and
+ * from their store (SqliteRevocationList, MysqlRevocationList): the live entries, with when each expires, and
  * whether the copy is fresh enough to answer from. It does no I/O; its owner reads the store
  * and reports each read that succeeded (`refreshed`) or failed (`failed`).
  *

@@ -1,16 +1,15 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { fromSqliteError, runSqlite } from '../db/sqlite-faults.js';
-import { ConfigError, UnavailableError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import type { RevocationList } from './revocation-list.js';
+import { RevocationMirror, type RevocationKind } from './revocation-mirror.js';
 import text from './sqlite-revocation-list.sql';
 
 const SQL = requireStatements(text, ['lastSeq', 'liveEntries', 'entriesAfter', 'dropShorter', 'insertEntry', 'purgeExpired']);
 
-type Kind = 'session' | 'token';
-
 interface EntryRow {
-  kind: Kind;
+  kind: RevocationKind;
   id: string;
   expires_at: number;
 }
@@ -43,16 +42,12 @@ export class SqliteRevocationList implements RevocationList {
   readonly #db: SqliteDatabase;
   readonly #statements: PreparedStatements<keyof typeof SQL>;
   readonly #pollIntervalMs: number;
-  readonly #maxStalenessMs: number;
   readonly #purgeIntervalMs: number;
   readonly #onError: (error: unknown) => void;
-  /** Revoked ids of each kind, with the epoch ms at which each entry expires. */
-  readonly #entries: Record<Kind, Map<string, number>> = { session: new Map(), token: new Map() };
+  /** Revoked ids of each kind, with the epoch ms at which each entry expires, and their freshness. */
+  readonly #mirror: RevocationMirror;
   /** The highest `seq` read so far. */
   #cursor = 0;
-  /** When the last successful read began; null until the list is loaded. */
-  #freshAt: number | null = null;
-  #lastError: unknown;
   #nextPurgeAt = 0;
   #state: 'new' | 'started' | 'closed' = 'new';
   #timer: NodeJS.Timeout | undefined;
@@ -68,14 +63,14 @@ export class SqliteRevocationList implements RevocationList {
     this.#db = db;
     this.#statements = prepareOnFirstUse(db, SQL);
     this.#pollIntervalMs = pollIntervalMs;
-    this.#maxStalenessMs = maxStalenessMs;
+    this.#mirror = new RevocationMirror({ maxStalenessMs, retryAfterMs: Math.max(1000, pollIntervalMs) });
     this.#purgeIntervalMs = purgeIntervalMs;
     this.#onError = options.onError ?? (() => undefined);
   }
 
   /** Entries held in memory, expired ones included until the next poll drops them. */
   get size(): number {
-    return this.#entries.session.size + this.#entries.token.size;
+    return this.#mirror.size;
   }
 
   /**
@@ -95,9 +90,7 @@ export class SqliteRevocationList implements RevocationList {
     this.#state = 'closed';
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#freshAt = null;
-    this.#entries.session.clear();
-    this.#entries.token.clear();
+    this.#mirror.close();
   }
 
   revokeSession(sessionId: string, until: Date): Promise<void> {
@@ -109,9 +102,7 @@ export class SqliteRevocationList implements RevocationList {
   }
 
   isRevoked(token: { sid: string; jti: string }): boolean {
-    const now = Date.now();
-    this.#assertTrusted(now);
-    return isLive(this.#entries.session.get(token.sid), now) || isLive(this.#entries.token.get(token.jti), now);
+    return this.#mirror.isRevoked(token, Date.now());
   }
 
   /** Deletes the rows that have expired, and says how many. The poll runs it every `purgeIntervalMs`. */
@@ -119,7 +110,7 @@ export class SqliteRevocationList implements RevocationList {
     return runSqlite(this.#db, () => this.#statements.purgeExpired.run({ now: Date.now() }).changes);
   }
 
-  async #revoke(kind: Kind, id: string, until: Date): Promise<void> {
+  async #revoke(kind: RevocationKind, id: string, until: Date): Promise<void> {
     const now = Date.now();
     const expiresAt = until.getTime();
     // Every token it could stop has expired already.
@@ -130,21 +121,7 @@ export class SqliteRevocationList implements RevocationList {
       this.#statements.insertEntry.run({ kind, id, expiresAt, revokedAt: now });
     });
     await runSqlite(this.#db, () => revoke.immediate());
-    this.#remember(kind, id, expiresAt);
-  }
-
-  #assertTrusted(now: number): void {
-    const retryAfterMs = Math.max(1000, this.#pollIntervalMs);
-    if (this.#state === 'closed') throw new UnavailableError('The revocation list is closed', { retryAfterMs });
-    if (this.#freshAt === null) {
-      throw new UnavailableError('The revocation list is not loaded yet', { retryAfterMs, cause: this.#lastError });
-    }
-    if (now - this.#freshAt > this.#maxStalenessMs) {
-      throw new UnavailableError(`The revocation list has not been read for ${now - this.#freshAt} ms`, {
-        retryAfterMs,
-        cause: this.#lastError,
-      });
-    }
+    this.#mirror.remember(kind, id, expiresAt);
   }
 
   /**
@@ -155,16 +132,16 @@ export class SqliteRevocationList implements RevocationList {
     if (this.#state !== 'started') return;
     const startedAt = Date.now();
     try {
-      if (this.#freshAt === null) this.#load(startedAt);
-      else this.#poll();
-      this.#freshAt = startedAt;
-      this.#lastError = undefined;
-    } catch (error) {
-      this.#lastError = fromSqliteError(error);
-      this.#onError(this.#lastError);
+      if (this.#mirror.loaded) this.#poll();
+      else this.#load(startedAt);
+      this.#mirror.refreshed(startedAt);
+    } catch (caught) {
+      const error = fromSqliteError(caught);
+      this.#mirror.failed(error);
+      this.#onError(error);
       return;
     }
-    this.#forgetExpired(startedAt);
+    this.#mirror.forgetExpired(startedAt);
     if (this.#purgeIntervalMs > 0 && !this.#db.readonly && startedAt >= this.#nextPurgeAt) {
       this.#nextPurgeAt = startedAt + this.#purgeIntervalMs;
       this.purgeExpired().catch((error: unknown) => this.#onError(error));
@@ -177,30 +154,15 @@ export class SqliteRevocationList implements RevocationList {
       cursor: this.#statements.lastSeq.pluck().get() as number,
       rows: this.#statements.liveEntries.all({ now }) as EntryRow[],
     }))();
-    for (const row of rows) this.#remember(row.kind, row.id, row.expires_at);
+    for (const row of rows) this.#mirror.remember(row.kind, row.id, row.expires_at);
     this.#cursor = cursor;
   }
 
   #poll(): void {
     const rows = this.#statements.entriesAfter.all({ after: this.#cursor }) as (EntryRow & { seq: number })[];
     for (const row of rows) {
-      this.#remember(row.kind, row.id, row.expires_at);
+      this.#mirror.remember(row.kind, row.id, row.expires_at);
       this.#cursor = row.seq;
     }
   }
-
-  #remember(kind: Kind, id: string, expiresAt: number): void {
-    const known = this.#entries[kind].get(id);
-    if (known === undefined || known < expiresAt) this.#entries[kind].set(id, expiresAt);
-  }
-
-  #forgetExpired(now: number): void {
-    for (const entries of Object.values(this.#entries)) {
-      for (const [id, expiresAt] of entries) if (!isLive(expiresAt, now)) entries.delete(id);
-    }
-  }
-}
-
-function isLive(expiresAt: number | undefined, now: number): boolean {
-  return expiresAt !== undefined && expiresAt > now;
 }
