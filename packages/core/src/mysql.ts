@@ -17,3 +17,4 @@ export { MysqlSearchIndex, searchableText, toMysqlSearch, type FulltextTokenSize
 export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queue.js';
 export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
 export * from './mysql/mysql-revocation-list.js';
+export { MysqlTrackCatalog } from './mysql/mysql-track-catalog.js';
