@@ -18,3 +18,4 @@ export { MysqlJobQueue, type MysqlJobQueueOptions } from './mysql/mysql-job-queu
 export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
 export * from './mysql/mysql-revocation-list.js';
 export { MysqlTrackCatalog } from './mysql/mysql-track-catalog.js';
+export { MysqlSearchOutbox } from './mysql/mysql-search-outbox.js';
