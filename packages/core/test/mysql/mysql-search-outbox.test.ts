@@ -27,6 +27,10 @@ describeOutboxRelay('mysql', async () => {
   const { db } = await files.emptied(TABLES);
   const refusals: string[] = [];
   let broken = false;
+  const heal = async () => {
+    await db.run('RENAME TABLE search_documents_away TO search_documents');
+    broken = false;
+  };
   return {
     catalog: new MysqlTrackCatalog(db),
     outbox: new MysqlSearchOutbox(db),
@@ -36,10 +40,7 @@ describeOutboxRelay('mysql', async () => {
       await db.run('RENAME TABLE search_documents TO search_documents_away');
       broken = true;
     },
-    async healIndex() {
-      await db.run('RENAME TABLE search_documents_away TO search_documents');
-      broken = false;
-    },
+    healIndex: heal,
     // A constraint of the database itself refuses the one row.
     async refuseDocument(trackId) {
       const name = `refuse_${refusals.length}`;
@@ -48,7 +49,7 @@ describeOutboxRelay('mysql', async () => {
     },
     // The file's next test needs the table back as it was.
     async close() {
-      if (broken) await this.healIndex();
+      if (broken) await heal();
       for (const name of refusals.splice(0)) await db.run(`ALTER TABLE search_documents DROP CONSTRAINT ${name}`);
     },
   };
