@@ -7,4 +7,6 @@ export default defineConfig({
   dts: { entry: 'src/index.ts' },
   sourcemap: true,
   clean: true,
+  // SQL lives in its own files and is bundled as text, as in @mixtape/core.
+  loader: { '.sql': 'text' },
 });

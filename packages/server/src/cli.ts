@@ -6,6 +6,7 @@ import { loadConfig } from './load-config.js';
 import { createLogger, type Logger } from './logger.js';
 import { reconcileCommand } from './reconcile-command.js';
 import { startServer, type RunningServer } from './server.js';
+import { transferCommand } from './transfer-command.js';
 import { startWorker } from './worker.js';
 
 /** sysexits(3): the conventions service managers understand. */
@@ -27,6 +28,9 @@ Commands:
              none, and exits 0
   admin grant <username> | admin revoke <username>
              give or take the admin role (roles live in the database)
+  transfer --to <mysql url> [--json]
+             copy the embedded database into an empty MySQL database; the audio files
+             stay where they are (mixtape transfer --help says more)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -51,6 +55,7 @@ async function main(argv: string[]): Promise<number> {
     return reconcileCommand(config, logger, { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
   }
   if (command === 'admin') return adminCommand(rest, loadConfig);
+  if (command === 'transfer') return transferCommand(rest, loadConfig);
   if (rest.length > 0) {
     process.stderr.write(`mixtape ${command}: unexpected arguments: ${rest.join(' ')}\n`);
     return EXIT.usage;
