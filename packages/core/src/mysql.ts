@@ -19,3 +19,4 @@ export { MysqlLibraryStore } from './mysql/mysql-library-store.js';
 export * from './mysql/mysql-revocation-list.js';
 export { MysqlTrackCatalog } from './mysql/mysql-track-catalog.js';
 export { MysqlSearchOutbox } from './mysql/mysql-search-outbox.js';
+export { MysqlBlobLedger } from './mysql/mysql-blob-ledger.js';

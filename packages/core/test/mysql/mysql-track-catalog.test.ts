@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TrackMetadata } from '../../src/model.js';
 import { MysqlDatabase } from '../../src/mysql/mysql-database.js';
 import { MysqlFencingTokens } from '../../src/mysql/mysql-fencing-tokens.js';
@@ -9,6 +9,7 @@ import catalogSql from '../../src/mysql/mysql-track-catalog.sql';
 import { describeFencedWrites } from '../contracts/fenced-writes.contract.js';
 import { describeTrackCatalog } from '../contracts/track-catalog.contract.js';
 import { explain } from './explain.js';
+import { waitingForALock } from './lock-waits.js';
 import type { FreshMysqlDatabase } from './mysql-test-server.js';
 import { perFileDatabase } from './per-file-database.js';
 
@@ -25,20 +26,6 @@ describeFencedWrites('mysql', async () => {
   const { db } = await files.emptied(TABLES);
   return { catalog: new MysqlTrackCatalog(db), library: new MysqlLibraryStore(db), fencing: new MysqlFencingTokens(db), close: nothing };
 });
-
-/**
- * Until a transaction on this database (the server has others) waits for a row lock. InnoDB
- * refreshes what information_schema.innodb_trx shows only once it has gone unread for 100 ms,
- * so it is polled more slowly than that.
- */
-async function waitingForALock(database: FreshMysqlDatabase): Promise<void> {
-  const waiting = () =>
-    database.db.get(
-      `SELECT 1 AS waiting FROM information_schema.innodb_trx AS trx JOIN information_schema.processlist AS process ON process.id = trx.trx_mysql_thread_id
-       WHERE trx.trx_state = 'LOCK WAIT' AND process.db = DATABASE()`,
-    );
-  await vi.waitFor(async () => expect(await waiting()).toBeDefined(), { timeout: 1500, interval: 150 });
-}
 
 const track = (id: string, title: string, artists = ['Band']): TrackMetadata => ({ id, title, artists, album: 'Album', durationMs: 1000 });
 const audio = { blobKey: 'k'.repeat(64), sizeBytes: 10, contentType: 'audio/mpeg' };
@@ -127,7 +114,7 @@ describe('MysqlTrackCatalog', () => {
       await connection.run("SELECT id FROM tracks WHERE id = 'z-held' FOR UPDATE");
       // Reads m-new as absent, then waits for z-held.
       const upsert = catalog.upsert([track('m-new', 'Mine'), track('z-held', 'Changed')]);
-      await waitingForALock(database);
+      await waitingForALock(database.db);
       await connection.run(
         "INSERT INTO tracks (id, title, artists, album, duration_ms, updated_at, version) VALUES ('m-new', 'Theirs', '[\"Band\"]', 'Album', 1000, 0, 1)",
       );
@@ -151,7 +138,7 @@ describe('MysqlTrackCatalog', () => {
       await connection.run('START TRANSACTION');
       await connection.run("SELECT id FROM tracks WHERE id = 't1' FOR UPDATE");
       const attach = catalog.attachAudio('t1', audio, fence);
-      await waitingForALock(database);
+      await waitingForALock(database.db);
       let issued = false;
       const issue = new MysqlFencingTokens(connect()).issue(['track:t1']).finally(() => (issued = true));
       await new Promise((resolve) => setTimeout(resolve, 150));
