@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { namedStatements } from '../../src/db/named-statements.js';
 import { MysqlSearchIndex, searchableText, toMysqlSearch } from '../../src/mysql/mysql-search-index.js';
 import indexSql from '../../src/mysql/mysql-search-index.sql';
@@ -6,11 +6,14 @@ import type { SearchIndex, TrackDocument } from '../../src/search/search-index.j
 import { SqliteSearchIndex } from '../../src/search/sqlite-search-index.js';
 import { describeSearchIndex, HOSTILE_QUERIES } from '../contracts/search-index.contract.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
-import { freshMysqlDatabase, type FreshMysqlDatabase } from './mysql-test-server.js';
+import type { FreshMysqlDatabase } from './mysql-test-server.js';
+import { perFileDatabase } from './per-file-database.js';
+
+const files = perFileDatabase();
 
 describeSearchIndex('mysql-fulltext', async () => {
-  const database = await freshMysqlDatabase();
-  return { index: new MysqlSearchIndex(database.db), close: database.drop };
+  const { db } = await files.emptied(['search_documents']);
+  return { index: new MysqlSearchIndex(db), close: async () => undefined };
 });
 
 const doc = (id: string, title: string, artists: string[], album = 'Album', version = 1): TrackDocument => ({
@@ -71,12 +74,8 @@ describe('MysqlSearchIndex', () => {
   const ids = async (query: string, on: SearchIndex = index) => (await on.search(query, { limit: 50, offset: 0 })).items.slice().sort();
 
   beforeEach(async () => {
-    database = await freshMysqlDatabase();
+    database = await files.emptied(['search_documents']);
     index = new MysqlSearchIndex(database.db);
-  });
-
-  afterEach(async () => {
-    await database.drop();
   });
 
   it('is named after its engine', () => {
