@@ -1,10 +1,11 @@
 // `npm run bench` (or `npm run bench -- --quick`): every benchmark, each measuring a baseline
 // and Mixtape's way in the same run, reported as ratios.
 import { loginFlood } from './login-flood.mjs';
+import { queueThroughput } from './queue-throughput.mjs';
 import { streamingMemory } from './streaming-memory.mjs';
 
 const quick = process.argv.includes('--quick');
-const benchmarks = [streamingMemory, loginFlood];
+const benchmarks = [streamingMemory, loginFlood, queueThroughput];
 
 /** Numbers to two decimals (one for MiB), so the tables stay readable. */
 const shown = (row) =>
