@@ -31,7 +31,7 @@ import { observeLockWaits } from './locks/observed-lock-manager.js';
 import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
 import { DEFAULT_OUTBOX_RELAY_SETTINGS, OutboxRelay, type OutboxRelaySettings } from './outbox/outbox-relay.js';
 import type { SearchOutbox } from './outbox/search-outbox.js';
-import { createMixtapeMetrics, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
+import { createMixtapeMetrics, type DbPoolState, type MixtapeMetrics } from './metrics/mixtape-metrics.js';
 import type { RateLimitStores } from './ratelimit/rate-limit-store.js';
 import type { SearchIndex } from './search/search-index.js';
 import { TrackSearch } from './search/track-search.js';
@@ -67,6 +67,8 @@ export interface MixtapeBackends {
   taskLeases: TaskLeases;
   /** Temp files of writes in progress, swept by housekeeping; absent when the blob store keeps none. */
   tempFiles?: TempFiles;
+  /** The database pool's connections by state, for `mixtape_db_pool_connections`; absent where there is no pool. */
+  poolStats?(): Readonly<Record<DbPoolState, number>>;
   close(): Promise<void>;
 }
 
@@ -148,6 +150,7 @@ export function createMixtape(
     jobCounts: () => backends.queue.countByStatus(),
     storedBytes: () => backends.catalog.storedBytes(),
     searchBacklog: () => backends.searchOutbox.backlog(),
+    ...(backends.poolStats ? { dbPool: backends.poolStats.bind(backends) } : {}),
   });
   const locks = observeLockWaits(backends.locks, (seconds, backend) => metrics.lockWait.observe({ backend }, seconds));
   const { library: libraryStore, index, queue, blobs } = backends;

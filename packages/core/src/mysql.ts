@@ -20,3 +20,4 @@ export * from './mysql/mysql-revocation-list.js';
 export { MysqlTrackCatalog } from './mysql/mysql-track-catalog.js';
 export { MysqlSearchOutbox } from './mysql/mysql-search-outbox.js';
 export { MysqlBlobLedger } from './mysql/mysql-blob-ledger.js';
+export * from './mysql/mysql-backends.js';

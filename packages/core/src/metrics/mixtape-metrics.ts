@@ -1,12 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { JOB_STATUSES, type JobStatus } from '../model.js';
 
+/** The states of `mixtape_db_pool_connections{state}`, each reported at every scrape. */
+export const DB_POOL_STATES = ['in_use', 'idle', 'waiting'] as const;
+export type DbPoolState = (typeof DB_POOL_STATES)[number];
+
 /** Read at scrape time, so gauges tell the state of the stores rather than of this process. */
 export interface MetricSources {
   jobCounts?: () => Promise<Record<JobStatus, number>>;
   storedBytes?: () => Promise<number>;
   /** Changes in the search outbox, and when the oldest of them was made. */
   searchBacklog?: () => Promise<{ pending: number; oldestEnqueuedAt: Date | null }>;
+  /** This process's database connections by state; without it (no pool, as on SQLite) every state is 0. */
+  dbPool?: () => Readonly<Record<DbPoolState, number>>;
 }
 
 /**
@@ -108,6 +114,10 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       help: 'Database pool connections by state',
       labelNames: ['state'] as const,
       registers,
+      collect() {
+        const stats = sources.dbPool?.();
+        for (const state of DB_POOL_STATES) this.set({ state }, stats?.[state] ?? 0);
+      },
     }),
     reconcilerRepairs: new Counter({
       name: 'mixtape_reconciler_repairs_total',

@@ -22,6 +22,11 @@ export interface MysqlDatabaseOptions {
    * Default 3: each lock-wait timeout costs `lockWaitTimeoutSeconds`, so more would make a 503 slow.
    */
   transactionAttempts?: number;
+  /**
+   * Every session READ ONLY, so that the server itself refuses any write (1792, met as an
+   * UnavailableError), and locking reads too: for dry runs, which must change nothing. Default false.
+   */
+  readOnly?: boolean;
 }
 
 /** What a statement that changes rows reports. */
@@ -106,6 +111,8 @@ export class MysqlDatabase implements MysqlQueryable {
   readonly #queryTimeoutMs: number;
   readonly #lockWaitTimeoutSeconds: number;
   readonly #transactionAttempts: number;
+  /** Whether every session is READ ONLY (see `MysqlDatabaseOptions.readOnly`). */
+  readonly readOnly: boolean;
   /** Connections that already carry the session settings, by mysql2's connection object. */
   readonly #prepared = new WeakSet<object>();
   readonly #adhoc = new Map<string, MysqlStatement>();
@@ -119,6 +126,7 @@ export class MysqlDatabase implements MysqlQueryable {
     this.#queryTimeoutMs = options.queryTimeoutMs ?? 10_000;
     this.#lockWaitTimeoutSeconds = options.lockWaitTimeoutSeconds ?? 2;
     this.#transactionAttempts = Math.max(1, options.transactionAttempts ?? 3);
+    this.readOnly = options.readOnly ?? false;
   }
 
   all<Row extends object = MysqlRow>(statement: MysqlStatement | string, params?: MysqlParams, options?: MysqlCallOptions): Promise<Row[]> {
@@ -236,7 +244,7 @@ export class MysqlDatabase implements MysqlQueryable {
     // statements that fail, so an event nobody listens to must not crash the process.
     core.on('error', ignore);
     try {
-      await connection.query({ sql: SESSION_ISOLATION, timeout: this.#queryTimeoutMs });
+      await connection.query({ sql: this.readOnly ? `${SESSION_ISOLATION}, READ ONLY` : SESSION_ISOLATION, timeout: this.#queryTimeoutMs });
       await connection.query({ sql: SESSION_SETTINGS, timeout: this.#queryTimeoutMs }, [this.#lockWaitTimeoutSeconds]);
     } catch (error) {
       connection.destroy();
