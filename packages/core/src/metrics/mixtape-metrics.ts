@@ -23,6 +23,18 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
   const registers = [registry];
   return {
     registry,
+    // Registered first: a scrape collects every metric at once, in this order, and the gauges
+    // below that query the database would otherwise count their own queries as waiting.
+    dbPoolConnections: new Gauge({
+      name: 'mixtape_db_pool_connections',
+      help: 'Database pool connections by state',
+      labelNames: ['state'] as const,
+      registers,
+      collect() {
+        const stats = sources.dbPool?.();
+        for (const state of DB_POOL_STATES) this.set({ state }, stats?.[state] ?? 0);
+      },
+    }),
     httpRequests: new Counter({
       name: 'mixtape_http_requests_total',
       help: 'HTTP requests served, by route pattern and status',
@@ -107,16 +119,6 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
         if (!sources.searchBacklog) return;
         const { oldestEnqueuedAt } = await sources.searchBacklog();
         this.set(oldestEnqueuedAt ? Math.max(0, Date.now() - oldestEnqueuedAt.getTime()) / 1000 : 0);
-      },
-    }),
-    dbPoolConnections: new Gauge({
-      name: 'mixtape_db_pool_connections',
-      help: 'Database pool connections by state',
-      labelNames: ['state'] as const,
-      registers,
-      collect() {
-        const stats = sources.dbPool?.();
-        for (const state of DB_POOL_STATES) this.set({ state }, stats?.[state] ?? 0);
       },
     }),
     reconcilerRepairs: new Counter({
