@@ -20,9 +20,15 @@ export interface OpenBackendsOptions {
    * refused with a `MigrationsPendingError` (`mixtape admin`). `mixtape migrate` says true.
    */
   migrate?: boolean;
-  /** When false, a database that does not exist yet is a `NotFoundError`, and none is created (`mixtape admin`). */
+  /**
+   * When false, a database that does not exist yet is a `NotFoundError`, and none is created
+   * (`mixtape admin`). MySQL's database is never created: it must exist, whatever this says.
+   */
   create?: boolean;
-  /** Look, never touch (dry runs): see `openSqliteBackends`. The database must exist (`NotFoundError`). */
+  /**
+   * Look, never touch (dry runs): see `openSqliteBackends` and `openMysqlBackends`. The
+   * database must exist (`NotFoundError`). On MySQL every session is READ ONLY.
+   */
   readOnly?: boolean;
 }
 
@@ -45,19 +51,35 @@ export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourc
 
 /**
  * Builds the backends the configuration asks for: the one place where every command
- * (`serve`, `worker`, `migrate`, `reconcile`, `admin`) gets them. The production adapters
- * (MySQL, Redis, Elasticsearch) land in later releases; until then asking for them is refused
- * rather than silently served by the embedded ones. Seeds nothing: only `mixtape serve` seeds
- * the demo.
+ * (`serve`, `worker`, `migrate`, `reconcile`, `admin`) gets them. MySQL when
+ * `MIXTAPE_MYSQL_URL` is set, else the embedded database. Redis and Elasticsearch land in
+ * later releases; until then asking for them is refused rather than silently served by the
+ * embedded ones. Seeds nothing: only `mixtape serve` seeds the demo.
  */
 export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<OpenedBackends> {
   const unsupported = [
-    config.mysql && 'MIXTAPE_MYSQL_URL: the MySQL backend is not available in this version; unset it to use the embedded database',
     config.redisUrl && 'MIXTAPE_REDIS_URL: the Redis backend is not available in this version; unset it to use in-process limits and locks',
     config.elasticsearch &&
       'MIXTAPE_ELASTICSEARCH_URL: the Elasticsearch backend is not available in this version; unset it to use embedded search',
   ].filter((p): p is string => typeof p === 'string');
   if (unsupported.length > 0) throw new ConfigError(unsupported);
+
+  if (config.mysql) {
+    // Loaded only here, so that a process on the embedded database never loads mysql2.
+    const { openMysqlBackends } = await import('@mixtape/core/mysql');
+    const { url, poolSize, queueLimit, acquireTimeoutMs } = config.mysql;
+    // The pool is the backends' own: closing them ends it, or its idle timer would keep the process alive.
+    return openMysqlBackends({
+      url,
+      pool: { poolSize, queueLimit },
+      database: { acquireTimeoutMs },
+      storageDir: config.storageDir,
+      migrate: options.migrate ?? config.migrate,
+      readOnly: options.readOnly ?? false,
+      metadata: metadataProvider(config),
+      source: trackSource(config),
+    });
+  }
 
   return openSqliteBackends({
     dataDir: config.dataDir,

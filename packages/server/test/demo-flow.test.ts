@@ -3,8 +3,9 @@ import { demoAudioChunks, demoTrackSizeBytes, findDemoTrack } from '@mixtape/cor
 import { call, startTestServer, type TestServer } from './support/test-server.js';
 
 /**
- * The whole path a new user takes on a fresh install with the embedded defaults: the demo
- * catalog for metadata and the demo source for audio, nothing configured.
+ * The whole path a new user takes on a fresh install: the demo catalog for metadata and the
+ * demo source for audio, nothing else configured; on the embedded database, and on MariaDB
+ * (MIXTAPE_MYSQL_URL, a new database that the server migrates).
  */
 
 interface ServerSentEvent {
@@ -61,18 +62,32 @@ const LIGHTHOUSE = 'Ee7w3bLH5oMXpVHhqHi3sS';
 const MARMALADE = 'uwFJ7K6VluJjXEGBw32xfo';
 const PAPER_MOONS = ['7jSH9JYK1C6JnVXnrZgTGS', 'JKhUnVhnYcIJFC57YDgyP5', 'Q2h01WJNpDDbCrfpOy2A06'];
 
-describe('demo flow on the embedded defaults', () => {
+describe.each(['sqlite', 'mysql'] as const)('demo flow on %s', (database) => {
   let server: TestServer;
   let token: string;
   const username = 'demo.listener';
   const password = 'correct horse battery';
 
   beforeAll(async () => {
-    server = await startTestServer({ MIXTAPE_RATE_LIMITS: 'global=10000/1m,search=1000/1m,download=100/1m' });
+    server = await startTestServer({ MIXTAPE_RATE_LIMITS: 'global=10000/1m,search=1000/1m,download=100/1m' }, { database });
   });
 
   afterAll(async () => {
     await server?.stop();
+  });
+
+  it(`runs on ${database}`, async () => {
+    const health = await call(`${server.url}/health`);
+    expect(health.status).toBe(200);
+    expect(Object.keys(health.body.checks)).toContain(`${database}:responseTime`);
+    // Every state of the pool gauge from the first scrape; the embedded database has no pool: 0s.
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const pool = Object.fromEntries(
+      [...metrics.matchAll(/^mixtape_db_pool_connections\{state="(\w+)"\} (\d+)$/gm)].map(([, state, value]) => [state, Number(value)]),
+    );
+    expect(Object.keys(pool).sort()).toEqual(['idle', 'in_use', 'waiting']);
+    if (database === 'sqlite') expect(pool).toEqual({ in_use: 0, idle: 0, waiting: 0 });
+    else expect(pool.idle).toBeGreaterThan(0);
   });
 
   it('registers and logs in a new user', async () => {

@@ -15,7 +15,10 @@ import {
   type StubTrack,
 } from './support/origin-servers.js';
 
-/** Download jobs as users see them: sharing, deduplication, ownership, cancelling, paging, quota and its reservations. */
+/**
+ * Download jobs as users see them: sharing, deduplication, ownership, cancelling, paging, quota
+ * and its reservations; on the embedded database and on MariaDB.
+ */
 
 const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 
@@ -55,7 +58,7 @@ async function metric(server: TestServer, line: string): Promise<number | undefi
   return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }
 
-describe('download jobs', () => {
+describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) => {
   let spotify: SpotifyStub;
   let origin: AudioOrigin;
   let server: TestServer;
@@ -95,7 +98,7 @@ describe('download jobs', () => {
     origin.serve(RACE_A.id, { body: deterministicBytes('last-bytes-a', 600_000), delayMs: 200 });
     origin.serve(RACE_B.id, { body: deterministicBytes('last-bytes-b', 600_000), delayMs: 200 });
     // As many workers as users, so every job can race for the track at once.
-    server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '8' });
+    server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '8' }, { database });
   });
 
   afterAll(async () => {
@@ -232,7 +235,7 @@ describe('download jobs', () => {
     let idle: TestServer;
 
     beforeAll(async () => {
-      idle = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '0' });
+      idle = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '0' }, { database });
     });
 
     afterAll(async () => {
@@ -286,7 +289,7 @@ describe('download jobs', () => {
         MIXTAPE_WORKERS: '0',
         MIXTAPE_MAX_ACTIVE_JOBS_PER_USER: '3',
         MIXTAPE_QUOTA_BYTES: '1000000',
-      });
+      }, { database });
     });
 
     afterAll(async () => {
@@ -357,7 +360,7 @@ describe('download jobs', () => {
         MIXTAPE_SOURCE_URL: origin.template,
         MIXTAPE_RATE_LIMITS: LIMITS,
         MIXTAPE_QUOTA_BYTES: '1000000',
-      });
+      }, { database });
     });
 
     afterAll(async () => {
@@ -416,7 +419,7 @@ describe('download jobs', () => {
         MIXTAPE_RATE_LIMITS: LIMITS,
         MIXTAPE_QUOTA_BYTES: '1000000',
         MIXTAPE_WORKERS: '2',
-      });
+      }, { database });
     });
 
     afterAll(async () => {

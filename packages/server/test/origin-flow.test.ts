@@ -33,15 +33,17 @@ const HUGE = stubTrack('huge');
 const HUGE_CHUNKED = stubTrack('huge-chunked');
 const NOT_ON_SPOTIFY = trackId('not-on-spotify');
 
-describe('download flow against a Spotify stub and an HTTP audio origin', () => {
+describe.each(['sqlite', 'mysql'] as const)('download flow against a Spotify stub and an HTTP audio origin, on %s', (database) => {
   let spotify: SpotifyStub;
   let origin: AudioOrigin;
   let server: TestServer;
   let fewAttempts: TestServer;
   let token: string;
+  let username: string;
   const okBytes = deterministicBytes('ok', 3 * MiB + 12_345);
   okBytes.write('ID3', 0, 'latin1'); // an MP3's signature: the served type is told from the bytes
   const stored = new Set<string>();
+  let noAudioJob = '';
 
   beforeAll(async () => {
     spotify = await startSpotifyStub([OK, NO_AUDIO, FLAKY, DOWN, HUGE, HUGE_CHUNKED]);
@@ -57,9 +59,11 @@ describe('download flow against a Spotify stub and an HTTP audio origin', () => 
       MIXTAPE_RATE_LIMITS: LIMITS,
       MIXTAPE_MAX_TRACK_BYTES: String(4 * MiB),
     };
-    server = await startTestServer(env);
-    fewAttempts = await startTestServer({ ...env, MIXTAPE_MAX_ATTEMPTS: '2' });
-    token = (await signUp(server)).accessToken;
+    server = await startTestServer(env, { database });
+    fewAttempts = await startTestServer({ ...env, MIXTAPE_MAX_ATTEMPTS: '2' }, { database });
+    const user = await signUp(server);
+    token = user.accessToken;
+    username = user.username;
   });
 
   afterAll(async () => {
@@ -134,6 +138,19 @@ describe('download flow against a Spotify stub and an HTTP audio origin', () => 
     expect(done).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'not-found', message: expect.any(String) } });
     expect(origin.requests.get(NO_AUDIO.id)).toBe(1);
     expect((await call(`${server.api}/library/${NO_AUDIO.id}/file`, { token })).status).toBe(404);
+    noAudioJob = done.id;
+  });
+
+  it('lets an admin retry the failed job: queued again with attempts reset, and it runs once more', async () => {
+    await server.mixtape.roles.grant(username, 'admin');
+    const retried = await call(`${server.api}/admin/jobs/${noAudioJob}/retry`, { method: 'POST', token });
+    expect(retried.status, retried.text).toBe(202);
+    expect(retried.body).toMatchObject({ id: noAudioJob, trackId: NO_AUDIO.id, attempts: 0 });
+    expect(['queued', 'running']).toContain(retried.body.status);
+    const again = await waitForJob(server, token, noAudioJob);
+    expect(again).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'not-found' } });
+    expect(origin.requests.get(NO_AUDIO.id)).toBe(2);
+    await server.mixtape.roles.revoke(username, 'admin');
   });
 
   // The two retry tests wait on backoff and worker polls, on two servers: run them side by side.

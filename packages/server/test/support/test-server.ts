@@ -6,9 +6,14 @@ import { Writable } from 'node:stream';
 import { HashGate, parseConfig, PasswordHasher } from '@mixtape/core';
 import { createLogger, startServer, type RunningServer } from '@mixtape/server';
 
+/** The database a test server runs on: the embedded one, or a new MariaDB database of its own. */
+export type TestDatabase = 'sqlite' | 'mysql';
+
 export interface TestServer extends RunningServer {
   api: string;
   dataDir: string;
+  /** With `database: 'mysql'`, the URL of its database (created empty, migrated by the server, dropped by `stop`). */
+  mysqlUrl?: string;
   /** Every log line the server wrote, for checks that secrets never appear. */
   logs: string[];
   stop(): Promise<void>;
@@ -24,8 +29,18 @@ const cheapHasher = () => new PasswordHasher({ N: 1024, r: 8, p: 1 }, new HashGa
 /**
  * A real server on an ephemeral loopback port, with its own data dir and a random JWT secret.
  * `env` adds to or overrides the configuration, exactly as environment variables would.
+ * `database: 'mysql'` gives it an empty MariaDB database of its own (MIXTAPE_MYSQL_URL), which
+ * the server migrates as `mixtape serve` would, and `stop` drops.
  */
-export async function startTestServer(env: Record<string, string> = {}, options: { hasher?: PasswordHasher } = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { hasher?: PasswordHasher; database?: TestDatabase } = {},
+): Promise<TestServer> {
+  // Loaded only when asked, so that the SQLite suites never load mysql2.
+  const mysql =
+    options.database === 'mysql'
+      ? await (await import('../../../core/test/mysql/mysql-test-server.js')).freshMysqlDatabase({ migrate: false })
+      : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-server-'));
   const logs: string[] = [];
   const destination = new Writable({
@@ -39,16 +54,25 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     MIXTAPE_DATA_DIR: dataDir,
     MIXTAPE_JWT_SECRET: randomBytes(32).toString('base64url'),
     MIXTAPE_RETRY_BASE_MS: '50',
+    ...(mysql ? { MIXTAPE_MYSQL_URL: mysql.url } : {}),
     ...env,
   });
-  const running = await startServer(config, createLogger({ level: 'debug', destination }), { hasher: options.hasher ?? cheapHasher() });
+  let running: RunningServer;
+  try {
+    running = await startServer(config, createLogger({ level: 'debug', destination }), { hasher: options.hasher ?? cheapHasher() });
+  } catch (error) {
+    await mysql?.drop();
+    throw error;
+  }
   return {
     ...running,
     api: `${running.url}/api/v1`,
     dataDir,
+    ...(mysql ? { mysqlUrl: mysql.url } : {}),
     logs,
     async stop() {
       await running.close();
+      await mysql?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
