@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool, PoolConnection } from 'mysql2/promise';
 import { UnavailableError } from '../errors.js';
-import { BUSY_RETRY_AFTER_MS, isBrokenConnection, isTransactionConflict, toMysqlFault } from './mysql-errors.js';
+import { BUSY_RETRY_AFTER_MS, isBrokenConnection, isTransactionConflict, mysqlErrno, toMysqlFault } from './mysql-errors.js';
 import { bindMysqlParameters, compileMysqlStatement, type MysqlParams, type MysqlStatement } from './mysql-statements.js';
 
 export interface MysqlDatabaseOptions {
@@ -174,6 +174,11 @@ export class MysqlDatabase implements MysqlQueryable {
       session.end();
       this.#inUse -= 1;
       if (session.broken) connection.destroy();
+      // A connection that timed out or dropped without a word from the server: the network or
+      // the server is gone, and the idle connections opened before are most likely as dead.
+      // Handed out, each would cost a caller the whole query timeout to find out; new ones
+      // fail at the connect timeout, or cost a reconnect if all is well.
+      if (session.lost) this.#dropIdle();
       else connection.release();
     }
   }
@@ -192,6 +197,12 @@ export class MysqlDatabase implements MysqlQueryable {
   close(): Promise<void> {
     this.#closing ??= this.#end();
     return this.#closing;
+  }
+
+  #dropIdle(): void {
+    const free = (this.#pool.pool as unknown as { _freeConnections?: { toArray?: () => { destroy(): void }[] } })._freeConnections;
+    // A pooled connection's destroy() takes it out of the pool.
+    for (const connection of free?.toArray?.() ?? []) connection.destroy();
   }
 
   async #end(): Promise<void> {
@@ -269,6 +280,8 @@ export class MysqlDatabase implements MysqlQueryable {
 export class MysqlConnectionSession implements MysqlQueryable {
   /** Set once the connection failed in a way that leaves it unusable; it is then destroyed. */
   broken = false;
+  /** Set when it broke with no error from the server (a timeout, a reset): see `withConnection`. */
+  lost = false;
   #ended = false;
 
   constructor(
@@ -319,7 +332,10 @@ export class MysqlConnectionSession implements MysqlQueryable {
       const [result] = await this.connection.query({ sql: compiled.sql, timeout }, values);
       return result;
     } catch (error) {
-      if (isBrokenConnection(error)) this.broken = true;
+      if (isBrokenConnection(error)) {
+        this.broken = true;
+        if (mysqlErrno(error) === undefined) this.lost = true;
+      }
       if (typeof error === 'object' && error !== null) Object.assign(error, { statement: compiled.name });
       throw toMysqlFault(error);
     }

@@ -8,11 +8,14 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
  * - `cut('blackhole')`: open connections go silent and new ones are accepted but never
  *   answered, as when a network drops packets. Only timeouts can end what waits on them.
  * `restore()` forwards again; connections from before stay dead, as they would be.
+ * `delay(ms)` holds every chunk that long each way, as a slow network or server would: set it
+ * before the traffic it is for (chunks keep their order under one delay).
  */
 export class TcpProxy {
   #server: Server | undefined;
   #port = 0;
   #mode: 'open' | 'reset' | 'blackhole' = 'open';
+  #delayMs = 0;
   readonly #sockets = new Set<Socket>();
 
   constructor(
@@ -36,6 +39,10 @@ export class TcpProxy {
     if (address === null || typeof address === 'string') throw new Error('the proxy has no port');
     this.#port = address.port;
     return this.#port;
+  }
+
+  delay(ms: number): void {
+    this.#delayMs = ms;
   }
 
   async cut(mode: 'reset' | 'blackhole'): Promise<void> {
@@ -75,10 +82,16 @@ export class TcpProxy {
     const upstream = connect(this.targetPort, this.targetHost);
     this.#track(upstream);
     // Data flows only while the proxy is open: in a blackhole it is read and dropped.
-    client.on('data', (chunk) => this.#mode === 'open' && upstream.write(chunk));
-    upstream.on('data', (chunk) => this.#mode === 'open' && client.write(chunk));
+    client.on('data', (chunk) => this.#forward(chunk, upstream));
+    upstream.on('data', (chunk) => this.#forward(chunk, client));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
+  }
+
+  #forward(chunk: Buffer, to: Socket): void {
+    const write = () => this.#mode === 'open' && !to.destroyed && to.write(chunk);
+    if (this.#delayMs === 0) write();
+    else setTimeout(write, this.#delayMs);
   }
 
   #track(socket: Socket): void {
