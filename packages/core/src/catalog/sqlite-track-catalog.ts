@@ -7,6 +7,7 @@ import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from
 import { SEARCH_TOTAL_LIMIT } from '../search/search-index.js';
 import text from './sqlite-track-catalog.sql';
 import type { TrackCatalog } from './track-catalog.js';
+import { likePattern, searchWords, toCatalogTrack, type TrackRow } from './track-rows.js';
 
 const SQL = requireStatements(text, [
   'upsert',
@@ -25,47 +26,9 @@ const SQL = requireStatements(text, [
   'scanAfter',
 ]);
 
-interface TrackRow {
-  id: string;
-  title: string;
-  artists: string;
-  album: string;
-  duration_ms: number;
-  isrc: string | null;
-  blob_key: string | null;
-  size_bytes: number | null;
-  content_type: string | null;
-  updated_at: number;
-  version: number;
-}
-
-/** The fallback search ANDs at most this many words, to bound the cost of a long query. */
-const MAX_SEARCH_WORDS = 8;
-
-function toCatalogTrack(row: TrackRow): CatalogTrack {
-  const track: CatalogTrack = {
-    id: row.id,
-    title: row.title,
-    artists: JSON.parse(row.artists) as string[],
-    album: row.album,
-    durationMs: row.duration_ms,
-    updatedAt: new Date(row.updated_at),
-    version: row.version,
-  };
-  if (row.isrc !== null) track.isrc = row.isrc;
-  if (row.blob_key !== null && row.size_bytes !== null && row.content_type !== null) {
-    track.audio = { blobKey: row.blob_key, sizeBytes: row.size_bytes, contentType: row.content_type };
-  }
-  return track;
-}
-
 /** A guarded write's parameters; both null for an unguarded one. */
 function fenceParams(fence: Fence | undefined): { fenceKey: string | null; fenceToken: number | null } {
   return { fenceKey: fence?.key ?? null, fenceToken: fence?.token ?? null };
-}
-
-function likePattern(word: string): string {
-  return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /**
@@ -162,7 +125,7 @@ export class SqliteTrackCatalog implements TrackCatalog {
    * an artist. Ordered by title, then id. SQLite's LIKE folds ASCII case only.
    */
   async search(query: string, page: PageRequest): Promise<Page<CatalogTrack>> {
-    const words = query.split(/\s+/u).filter((word) => word.length > 0).slice(0, MAX_SEARCH_WORDS);
+    const words = searchWords(query);
     if (words.length === 0) return { items: [], total: 0 };
     const patterns = JSON.stringify(words.map(likePattern));
     // One read transaction, so the total and the page see the same snapshot.

@@ -1,4 +1,5 @@
 import type { TrackCatalog } from '../catalog/track-catalog.js';
+import { likePattern, searchWords, toCatalogTrack, type TrackRow } from '../catalog/track-rows.js';
 import { LockLostError, NotFoundError } from '../errors.js';
 import type { Fence } from '../locks/lock-manager.js';
 import type { CatalogTrack, Page, PageRequest, StoredAudio, TrackMetadata } from '../model.js';
@@ -30,46 +31,13 @@ const SQL = mysqlStatements(text, [
 
 /** Ids per statement, so that no IN list or VALUES outgrows the server's packet size. */
 const CHUNK = 500;
-/** The fallback search ANDs at most this many words, to bound the cost of a long query (as on SQLite). */
-const MAX_SEARCH_WORDS = 8;
 /** Runs of an upsert that met a track another transaction inserted first, the first included. */
 const UPSERT_ATTEMPTS = 3;
 /** What JSON.stringify writes otherwise than as itself: a word holding one cannot be looked for in the stored `artists`. */
 const ESCAPED_IN_JSON = /["\\\u0000-\u001f]/u;
 
-interface TrackRow {
-  id: string;
-  title: string;
-  artists: string;
-  album: string;
-  duration_ms: number;
-  isrc: string | null;
-  blob_key: string | null;
-  size_bytes: number | null;
-  content_type: string | null;
-  updated_at: number;
-  version: number;
-}
-
 /** A track's metadata columns as stored, and its version: what an upsert compares and writes. */
 type MetadataRow = Pick<TrackRow, 'id' | 'title' | 'artists' | 'album' | 'duration_ms' | 'isrc' | 'version'>;
-
-function toCatalogTrack(row: TrackRow): CatalogTrack {
-  const track: CatalogTrack = {
-    id: row.id,
-    title: row.title,
-    artists: JSON.parse(row.artists) as string[],
-    album: row.album,
-    durationMs: row.duration_ms,
-    updatedAt: new Date(row.updated_at),
-    version: row.version,
-  };
-  if (row.isrc !== null) track.isrc = row.isrc;
-  if (row.blob_key !== null && row.size_bytes !== null && row.content_type !== null) {
-    track.audio = { blobKey: row.blob_key, sizeBytes: row.size_bytes, contentType: row.content_type };
-  }
-  return track;
-}
 
 /** The metadata as it would be stored, at `version`. */
 function toMetadataRow(track: TrackMetadata, version: number): MetadataRow {
@@ -86,10 +54,6 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
   return out;
-}
-
-function likePattern(word: string): string {
-  return `%${word.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 function byId(a: { id: string }, b: { id: string }): number {
@@ -186,7 +150,7 @@ export class MysqlTrackCatalog implements TrackCatalog {
    * an artist. Ordered by title, then id. The collation folds case and accents.
    */
   async search(query: string, page: PageRequest): Promise<Page<CatalogTrack>> {
-    const words = query.split(/\s+/u).filter((word) => word.length > 0).slice(0, MAX_SEARCH_WORDS);
+    const words = searchWords(query);
     if (words.length === 0) return { items: [], total: 0 };
     const plain = words.filter((word) => !ESCAPED_IN_JSON.test(word));
     const longest = plain.reduce((a, b) => (b.length > a.length ? b : a), '');
