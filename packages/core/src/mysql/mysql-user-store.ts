@@ -1,6 +1,7 @@
 import { ConflictError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
+import { toUser, type UserRow } from '../users/user-rows.js';
 import type { GrantedRole, UserStore } from '../users/user-store.js';
 import type { MysqlQueryable } from './mysql-database.js';
 import { isMysqlError } from './mysql-errors.js';
@@ -8,17 +9,6 @@ import text from './mysql-user-store.sql';
 import { mysqlStatements } from './mysql-statements.js';
 
 const SQL = mysqlStatements(text, ['insert', 'byUsername', 'byId', 'setPasswordHash', 'rolesOf', 'grantRole', 'revokeRole']);
-
-interface UserRow {
-  id: string;
-  username: string;
-  password_hash: string;
-  created_at: number;
-}
-
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: new Date(row.created_at) };
-}
 
 /**
  * Accounts and their roles in MySQL. Usernames are unique regardless of case because the

@@ -5,20 +5,10 @@ import { ConflictError, NotFoundError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
 import text from './sqlite-user-store.sql';
+import { toUser, type UserRow } from './user-rows.js';
 import type { GrantedRole, UserStore } from './user-store.js';
 
 const SQL = requireStatements(text, ['insert', 'byUsername', 'byId', 'setPasswordHash', 'rolesOf', 'grantRole', 'revokeRole']);
-
-interface UserRow {
-  id: string;
-  username: string;
-  password_hash: string;
-  created_at: number;
-}
-
-function toUser(row: UserRow): User {
-  return { id: row.id, username: row.username, passwordHash: row.password_hash, createdAt: new Date(row.created_at) };
-}
 
 /**
  * Accounts and their roles in the embedded database; the `users.username` column is
