@@ -1,3 +1,4 @@
+import { toPendingChange, type OutboxRow } from '../outbox/outbox-rows.js';
 import type { ChangeVersion, OutboxBacklog, PendingChange, SearchOutbox } from '../outbox/search-outbox.js';
 import type { MysqlDatabase } from './mysql-database.js';
 import text from './mysql-search-outbox.sql';
@@ -9,14 +10,6 @@ const SQL = mysqlStatements(text, ['due', 'applied', 'failed', 'enqueue', 'backl
 const CHUNK = 500;
 /** The error kept with a failed change: enough to tell what failed, never a whole response body. */
 const MAX_ERROR_CHARS = 2000;
-
-interface OutboxRow {
-  track_id: string;
-  version: number;
-  attempts: number;
-  last_error: string | null;
-  enqueued_at: number;
-}
 
 /**
  * The search outbox in MySQL, beside the catalog that fills it (MysqlTrackCatalog writes a
@@ -30,13 +23,7 @@ export class MysqlSearchOutbox implements SearchOutbox {
 
   async due(now: Date, limit: number): Promise<PendingChange[]> {
     const rows = await this.db.all<OutboxRow>(SQL.due, { now: now.getTime(), limit });
-    return rows.map((row) => ({
-      trackId: row.track_id,
-      version: row.version,
-      attempts: row.attempts,
-      lastError: row.last_error,
-      enqueuedAt: new Date(row.enqueued_at),
-    }));
+    return rows.map(toPendingChange);
   }
 
   async applied(changes: ChangeVersion[]): Promise<void> {

@@ -1,18 +1,11 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
+import { toPendingChange, type OutboxRow } from './outbox-rows.js';
 import type { ChangeVersion, OutboxBacklog, PendingChange, SearchOutbox } from './search-outbox.js';
 import text from './sqlite-search-outbox.sql';
 
 const SQL = requireStatements(text, ['due', 'applied', 'failed', 'enqueue', 'backlog']);
-
-interface OutboxRow {
-  track_id: string;
-  version: number;
-  attempts: number;
-  last_error: string | null;
-  enqueued_at: number;
-}
 
 /**
  * The search outbox in the embedded database, beside the catalog that fills it. Each method is
@@ -27,13 +20,7 @@ export class SqliteSearchOutbox implements SearchOutbox {
 
   async due(now: Date, limit: number): Promise<PendingChange[]> {
     const rows = await runSqlite(this.db, () => this.statements.due.all({ now: now.getTime(), limit }) as OutboxRow[]);
-    return rows.map((row) => ({
-      trackId: row.track_id,
-      version: row.version,
-      attempts: row.attempts,
-      lastError: row.last_error,
-      enqueuedAt: new Date(row.enqueued_at),
-    }));
+    return rows.map(toPendingChange);
   }
 
   async applied(changes: ChangeVersion[]): Promise<void> {
