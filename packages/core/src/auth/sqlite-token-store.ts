@@ -4,6 +4,7 @@ import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
 import { ConflictError } from '../errors.js';
 import text from './sqlite-token-store.sql';
+import { toFamily, type FamilyRow, type TokenRow } from './token-rows.js';
 import type { RotateOutcome, TokenFamily, TokenStore } from './token-store.js';
 
 const SQL = requireStatements(text, [
@@ -18,21 +19,6 @@ const SQL = requireStatements(text, [
 
 /** Families deleted per transaction when purging. */
 const PURGE_BATCH = 500;
-
-interface FamilyRow {
-  id: string;
-  user_id: string;
-  expires_at: number;
-  revoked_at: number | null;
-}
-
-interface TokenRow extends FamilyRow {
-  spent_at: number | null;
-}
-
-function toFamily(row: FamilyRow): TokenFamily {
-  return { id: row.id, userId: row.user_id, expiresAt: new Date(row.expires_at) };
-}
 
 /**
  * Refresh-token families in the embedded database. Spent tokens are kept to detect reuse.

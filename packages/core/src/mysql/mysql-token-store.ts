@@ -1,3 +1,4 @@
+import { toFamily, type FamilyRow, type TokenRow } from '../auth/token-rows.js';
 import type { RotateOutcome, TokenFamily, TokenStore } from '../auth/token-store.js';
 import { ConflictError } from '../errors.js';
 import type { MysqlDatabase } from './mysql-database.js';
@@ -20,21 +21,6 @@ const SQL = mysqlStatements(text, [
 
 /** Families deleted per statement when purging. */
 const PURGE_BATCH = 500;
-
-interface FamilyRow {
-  id: string;
-  user_id: string;
-  expires_at: number;
-}
-
-interface TokenRow extends FamilyRow {
-  revoked_at: number | null;
-  spent_at: number | null;
-}
-
-function toFamily(row: FamilyRow): TokenFamily {
-  return { id: row.id, userId: row.user_id, expiresAt: new Date(row.expires_at) };
-}
 
 /**
  * Refresh-token families in MySQL. Spent tokens are kept to detect reuse. A rotation is one
