@@ -95,3 +95,19 @@ export class RevocationMirror {
 function isLive(expiresAt: number | undefined, now: number): boolean {
   return expiresAt !== undefined && expiresAt > now;
 }
+
+/** The timing options every polling revocation list takes, with the defaults applied. */
+export interface RevocationPolling {
+  pollIntervalMs: number;
+  maxStalenessMs: number;
+  purgeIntervalMs: number;
+}
+
+/** What is wrong with a polling list's timing options (none: an empty list), worded for a ConfigError. */
+export function revocationPollingProblems({ pollIntervalMs, maxStalenessMs, purgeIntervalMs }: RevocationPolling): string[] {
+  const problems: string[] = [];
+  if (!(Number.isInteger(pollIntervalMs) && pollIntervalMs > 0)) problems.push(`pollIntervalMs must be a positive integer (got ${pollIntervalMs})`);
+  if (!(maxStalenessMs > pollIntervalMs)) problems.push(`maxStalenessMs must be more than pollIntervalMs (got ${maxStalenessMs})`);
+  if (!(Number.isInteger(purgeIntervalMs) && purgeIntervalMs >= 0)) problems.push(`purgeIntervalMs must be an integer, 0 or more (got ${purgeIntervalMs})`);
+  return problems;
+}

@@ -3,7 +3,7 @@ import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { fromSqliteError, runSqlite } from '../db/sqlite-faults.js';
 import { ConfigError } from '../errors.js';
 import type { RevocationList } from './revocation-list.js';
-import { RevocationMirror, type RevocationKind } from './revocation-mirror.js';
+import { RevocationMirror, revocationPollingProblems, type RevocationKind } from './revocation-mirror.js';
 import text from './sqlite-revocation-list.sql';
 
 const SQL = requireStatements(text, ['lastSeq', 'liveEntries', 'entriesAfter', 'dropShorter', 'insertEntry', 'purgeExpired']);
@@ -55,10 +55,7 @@ export class SqliteRevocationList implements RevocationList {
   constructor(db: SqliteDatabase, options: SqliteRevocationListOptions = {}) {
     const { pollIntervalMs = 1000, purgeIntervalMs = 60_000 } = options;
     const maxStalenessMs = options.maxStalenessMs ?? 10 * pollIntervalMs;
-    const problems: string[] = [];
-    if (!(Number.isInteger(pollIntervalMs) && pollIntervalMs > 0)) problems.push(`pollIntervalMs must be a positive integer (got ${pollIntervalMs})`);
-    if (!(maxStalenessMs > pollIntervalMs)) problems.push(`maxStalenessMs must be more than pollIntervalMs (got ${maxStalenessMs})`);
-    if (!(Number.isInteger(purgeIntervalMs) && purgeIntervalMs >= 0)) problems.push(`purgeIntervalMs must be an integer, 0 or more (got ${purgeIntervalMs})`);
+    const problems = revocationPollingProblems({ pollIntervalMs, maxStalenessMs, purgeIntervalMs });
     if (problems.length > 0) throw new ConfigError(problems.map((problem) => `SqliteRevocationList: ${problem}`));
     this.#db = db;
     this.#statements = prepareOnFirstUse(db, SQL);

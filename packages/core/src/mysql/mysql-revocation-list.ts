@@ -1,5 +1,5 @@
 import type { RevocationList } from '../auth/revocation-list.js';
-import { RevocationMirror, type RevocationKind } from '../auth/revocation-mirror.js';
+import { RevocationMirror, revocationPollingProblems, type RevocationKind } from '../auth/revocation-mirror.js';
 import { ConfigError } from '../errors.js';
 import type { MysqlDatabase, MysqlQueryable } from './mysql-database.js';
 import { isMysqlError, toMysqlFault } from './mysql-errors.js';
@@ -88,10 +88,7 @@ export class MysqlRevocationList implements RevocationList {
   constructor(db: MysqlRevocationStore, options: MysqlRevocationListOptions = {}) {
     const { pollIntervalMs = 1000, purgeIntervalMs = 60_000, commitWindowMs = 30_000 } = options;
     const maxStalenessMs = options.maxStalenessMs ?? 10 * pollIntervalMs;
-    const problems: string[] = [];
-    if (!(Number.isInteger(pollIntervalMs) && pollIntervalMs > 0)) problems.push(`pollIntervalMs must be a positive integer (got ${pollIntervalMs})`);
-    if (!(maxStalenessMs > pollIntervalMs)) problems.push(`maxStalenessMs must be more than pollIntervalMs (got ${maxStalenessMs})`);
-    if (!(Number.isInteger(purgeIntervalMs) && purgeIntervalMs >= 0)) problems.push(`purgeIntervalMs must be an integer, 0 or more (got ${purgeIntervalMs})`);
+    const problems = revocationPollingProblems({ pollIntervalMs, maxStalenessMs, purgeIntervalMs });
     if (!(Number.isInteger(commitWindowMs) && commitWindowMs >= 0)) problems.push(`commitWindowMs must be an integer, 0 or more (got ${commitWindowMs})`);
     if (problems.length > 0) throw new ConfigError(problems.map((problem) => `MysqlRevocationList: ${problem}`));
     this.#db = db;
