@@ -8,6 +8,7 @@ import {
   gate,
   sha256,
   startAudioOrigin,
+  originEnv,
   startSpotifyStub,
   trackId,
   type AudioOrigin,
@@ -19,8 +20,6 @@ import {
  * Download jobs as users see them: sharing, deduplication, ownership, cancelling, paging, quota
  * and its reservations; on the embedded database and on MariaDB.
  */
-
-const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 
 function stubTrack(label: string): StubTrack {
   return { id: trackId(label), name: `Song ${label}`, artists: [`Artist ${label}`], album: 'Downloads', durationMs: 180_000 };
@@ -98,7 +97,7 @@ describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) =>
     origin.serve(RACE_A.id, { body: deterministicBytes('last-bytes-a', 600_000), delayMs: 200 });
     origin.serve(RACE_B.id, { body: deterministicBytes('last-bytes-b', 600_000), delayMs: 200 });
     // As many workers as users, so every job can race for the track at once.
-    server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '8' }, { database });
+    server = await startTestServer({ ...originEnv(spotify, origin), MIXTAPE_WORKERS: '8' }, { database });
   });
 
   afterAll(async () => {
@@ -235,7 +234,7 @@ describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) =>
     let idle: TestServer;
 
     beforeAll(async () => {
-      idle = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '0' }, { database });
+      idle = await startTestServer({ ...originEnv(spotify, origin), MIXTAPE_WORKERS: '0' }, { database });
     });
 
     afterAll(async () => {
@@ -283,9 +282,7 @@ describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) =>
 
     beforeAll(async () => {
       capped = await startTestServer({
-        ...spotify.env(),
-        MIXTAPE_SOURCE_URL: origin.template,
-        MIXTAPE_RATE_LIMITS: LIMITS,
+        ...originEnv(spotify, origin),
         MIXTAPE_WORKERS: '0',
         MIXTAPE_MAX_ACTIVE_JOBS_PER_USER: '3',
         MIXTAPE_QUOTA_BYTES: '1000000',
@@ -356,9 +353,7 @@ describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) =>
 
     beforeAll(async () => {
       tight = await startTestServer({
-        ...spotify.env(),
-        MIXTAPE_SOURCE_URL: origin.template,
-        MIXTAPE_RATE_LIMITS: LIMITS,
+        ...originEnv(spotify, origin),
         MIXTAPE_QUOTA_BYTES: '1000000',
       }, { database });
     });
@@ -414,9 +409,7 @@ describe.each(['sqlite', 'mysql'] as const)('download jobs on %s', (database) =>
 
     beforeAll(async () => {
       full = await startTestServer({
-        ...spotify.env(),
-        MIXTAPE_SOURCE_URL: origin.template,
-        MIXTAPE_RATE_LIMITS: LIMITS,
+        ...originEnv(spotify, origin),
         MIXTAPE_QUOTA_BYTES: '1000000',
         MIXTAPE_WORKERS: '2',
       }, { database });

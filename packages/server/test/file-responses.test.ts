@@ -9,6 +9,7 @@ import {
   deterministicBytes,
   sha256,
   startAudioOrigin,
+  originEnv,
   startSpotifyStub,
   trackId,
   type AudioOrigin,
@@ -21,7 +22,6 @@ import {
  * names from hostile titles, the type from the bytes, ranges, and errors mid-stream.
  */
 
-const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 const MiB = 1024 * 1024;
 
 /** Bytes that begin with a format's signature, then look random. */
@@ -92,7 +92,7 @@ describe('file responses', () => {
     origin.serve(NOISE_CALLED_MPEG.id, { body: deterministicBytes('noise', 10_000), contentType: 'audio/mpeg' });
     origin.serve(BIG.id, { body: bigBytes });
     origin.serve(VANISHING.id, { body: vanishingBytes });
-    server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS });
+    server = await startTestServer(originEnv(spotify, origin));
     token = (await signUp(server)).accessToken;
     for (const { id } of [EMOJI_AT_CUT, BIDI, WAV_CALLED_HTML, NOISE_CALLED_MPEG, BIG, VANISHING]) await download(id);
   });

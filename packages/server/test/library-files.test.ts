@@ -7,6 +7,7 @@ import {
   filesUnder,
   sha256,
   startAudioOrigin,
+  originEnv,
   startSpotifyStub,
   trackId,
   type AudioOrigin,
@@ -16,7 +17,6 @@ import {
 
 /** Serving stored files: ranges, validators, a safe file name, and removal from a library. */
 
-const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 const SIZE = 300_000;
 
 const RANGED: StubTrack = {
@@ -55,7 +55,7 @@ describe('library files', () => {
     origin = await startAudioOrigin();
     origin.serve(RANGED.id, { body: bytes, contentType: 'audio/mpeg' });
     origin.serve(SHARED.id, { body: sharedBytes, contentType: 'audio/flac' });
-    server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS });
+    server = await startTestServer(originEnv(spotify, origin));
     token = (await signUp(server)).accessToken;
     await download(token, RANGED.id);
   });

@@ -4,6 +4,7 @@ import {
   deterministicBytes,
   gate,
   startAudioOrigin,
+  originEnv,
   startSpotifyStub,
   trackId,
   type AudioOrigin,
@@ -15,8 +16,6 @@ import {
  * A worker never holds its slot waiting for another worker's fetch of the same track, and a
  * fetch has an overall deadline (MIXTAPE_FETCH_TIMEOUT_MS), so no origin can hold a worker.
  */
-
-const LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
 
 function stubTrack(label: string): StubTrack {
   return { id: trackId(label), name: `Song ${label}`, artists: [`Artist ${label}`], album: 'Waits', durationMs: 180_000 };
@@ -63,7 +62,7 @@ describe('download workers and slow origins', () => {
     let server: TestServer;
 
     beforeAll(async () => {
-      server = await startTestServer({ ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: LIMITS, MIXTAPE_WORKERS: '2' });
+      server = await startTestServer({ ...originEnv(spotify, origin), MIXTAPE_WORKERS: '2' });
     });
 
     afterAll(async () => {
@@ -110,9 +109,7 @@ describe('download workers and slow origins', () => {
 
     beforeAll(async () => {
       server = await startTestServer({
-        ...spotify.env(),
-        MIXTAPE_SOURCE_URL: origin.template,
-        MIXTAPE_RATE_LIMITS: LIMITS,
+        ...originEnv(spotify, origin),
         MIXTAPE_WORKERS: '1',
         MIXTAPE_FETCH_TIMEOUT_MS: '1000',
       });

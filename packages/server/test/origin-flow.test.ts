@@ -6,6 +6,7 @@ import {
   filesUnder,
   sha256,
   startAudioOrigin,
+  originEnv,
   startSpotifyStub,
   trackId,
   type AudioOrigin,
@@ -54,9 +55,7 @@ describe.each(['sqlite', 'mysql'] as const)('download flow against a Spotify stu
     origin.serve(HUGE.id, { body: deterministicBytes('huge', 5 * MiB) });
     origin.serve(HUGE_CHUNKED.id, { body: deterministicBytes('huge-chunked', 5 * MiB), chunked: true });
     const env = {
-      ...spotify.env(),
-      MIXTAPE_SOURCE_URL: origin.template,
-      MIXTAPE_RATE_LIMITS: LIMITS,
+      ...originEnv(spotify, origin, LIMITS),
       MIXTAPE_MAX_TRACK_BYTES: String(4 * MiB),
     };
     server = await startTestServer(env, { database });

@@ -67,6 +67,14 @@ export interface AudioOrigin {
   close(): Promise<void>;
 }
 
+/** Rate limits the download tests never reach, so that only the behaviour under test refuses a request. */
+export const ROOMY_RATE_LIMITS = 'global=100000/1m,search=1000/1m,download=1000/1m,register=1000/1h';
+
+/** The env that points a Mixtape server at both stand-ins, metadata from `spotify` and audio from `origin`, with `rateLimits`. */
+export function originEnv(spotify: SpotifyStub, origin: AudioOrigin, rateLimits = ROOMY_RATE_LIMITS): Record<string, string> {
+  return { ...spotify.env(), MIXTAPE_SOURCE_URL: origin.template, MIXTAPE_RATE_LIMITS: rateLimits };
+}
+
 /** Random-looking bytes that are the same for the same seed, so a test can recompute them. */
 export function deterministicBytes(seed: string, size: number): Buffer {
   const out = Buffer.alloc(size);
