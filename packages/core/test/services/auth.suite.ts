@@ -208,6 +208,7 @@ export function describeAuth(name: string, openBackends: OpenServiceBackends): v
       await expect(auth.login('alice', 'wrong password!')).rejects.toBeInstanceOf(UnavailableError);
       release();
       await holder;
+      await expect(auth.login('alice', 'correct horse battery')).resolves.toMatchObject({ tokenType: 'Bearer' });
       expect(failures).toBe(2);
     });
     describe('revocation', () => {
