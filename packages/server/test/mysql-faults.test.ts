@@ -98,6 +98,12 @@ describe('a server on MariaDB whose database is cut off, then back', () => {
     const live = await timedCall(`${server.url}/livez`);
     expect(live.status).toBe(200);
     expect(live.ms).toBeLessThan(500);
+    // Monitoring matters most during an outage: the scrape still answers, pool gauge included.
+    const scrape = await call(`${server.url}/metrics`);
+    expect(scrape.status, scrape.text).toBe(200);
+    for (const state of ['in_use', 'idle', 'waiting']) {
+      expect(scrape.text).toMatch(new RegExp(`^mixtape_db_pool_connections\\{state="${state}"\\} \\d+$`, 'm'));
+    }
 
     const backAt = performance.now();
     await proxy.restore();

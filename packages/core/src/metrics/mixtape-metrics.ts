@@ -78,9 +78,8 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       labelNames: ['status'] as const,
       registers,
       async collect() {
-        if (!sources.jobCounts) return;
-        const counts = await sources.jobCounts();
-        for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
+        const counts = await readOrKeep(sources.jobCounts);
+        if (counts) for (const status of JOB_STATUSES) this.set({ status }, counts[status]);
       },
     }),
     lockWait: new Histogram({
@@ -95,7 +94,8 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       help: 'Bytes of audio stored',
       registers,
       async collect() {
-        if (sources.storedBytes) this.set(await sources.storedBytes());
+        const bytes = await readOrKeep(sources.storedBytes);
+        if (bytes !== undefined) this.set(bytes);
       },
     }),
     searchDegraded: new Gauge({
@@ -108,7 +108,8 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       help: 'Changes not yet in the search index',
       registers,
       async collect() {
-        if (sources.searchBacklog) this.set((await sources.searchBacklog()).pending);
+        const backlog = await readOrKeep(sources.searchBacklog);
+        if (backlog) this.set(backlog.pending);
       },
     }),
     searchSyncLag: new Gauge({
@@ -116,9 +117,8 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       help: 'Age of the oldest change not yet in the search index',
       registers,
       async collect() {
-        if (!sources.searchBacklog) return;
-        const { oldestEnqueuedAt } = await sources.searchBacklog();
-        this.set(oldestEnqueuedAt ? Math.max(0, Date.now() - oldestEnqueuedAt.getTime()) / 1000 : 0);
+        const backlog = await readOrKeep(sources.searchBacklog);
+        if (backlog) this.set(backlog.oldestEnqueuedAt ? Math.max(0, Date.now() - backlog.oldestEnqueuedAt.getTime()) / 1000 : 0);
       },
     }),
     reconcilerRepairs: new Counter({
@@ -131,3 +131,17 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
 }
 
 export type MixtapeMetrics = ReturnType<typeof createMixtapeMetrics>;
+
+/**
+ * Reads a store for a gauge, or gives undefined when the store cannot answer, so the gauge keeps
+ * its last value. A scrape must succeed most of all while the database is down: that is when
+ * operators need the pool gauge and the HTTP counters, and `/health` already says what failed.
+ */
+async function readOrKeep<T>(read: (() => Promise<T>) | undefined): Promise<T | undefined> {
+  if (!read) return undefined;
+  try {
+    return await read();
+  } catch {
+    return undefined;
+  }
+}
