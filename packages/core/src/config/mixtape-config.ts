@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Joi from 'joi';
 import { ConfigError } from '../errors.js';
 import { parseRate, parseRateLimitPolicies, type RateLimitPolicies } from './rate-limit-policies.js';
+import { mysqlUrlProblem } from './mysql-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { unknownVariableProblems } from './variable-names.js';
 
@@ -71,7 +72,11 @@ const schema = Joi.object({
   MIXTAPE_DATA_DIR: Joi.string().default('./data'),
   MIXTAPE_STORAGE_DIR: Joi.string(),
   MIXTAPE_MIGRATE: Joi.boolean().default(true),
-  MIXTAPE_MYSQL_URL: Joi.string().uri({ scheme: ['mysql'] }),
+  MIXTAPE_MYSQL_URL: Joi.string().custom((url: string, helpers) => {
+    const problem = mysqlUrlProblem(url);
+    // Braces are Joi template syntax: the examples' own braces are escaped.
+    return problem ? helpers.message({ custom: `{{#label}} ${problem.replace(/[{}]/g, (brace) => `\\${brace}`)}` }) : url;
+  }),
   MIXTAPE_MYSQL_POOL_SIZE: integer(1, 1000).default(10),
   MIXTAPE_MYSQL_QUEUE_LIMIT: integer(0, 100_000).default(100),
   MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS: integer(1, 600_000).default(2000),

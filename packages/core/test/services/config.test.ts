@@ -254,4 +254,23 @@ describe('parseConfig', () => {
     for (const hops of ['0', '1000', '65536', '4294967295']) expect(trustOf(hops), hops).toBe(Number(hops));
     expect(trustOf(' 12 ')).toBe(12);
   });
+
+  it('refuses a MIXTAPE_MYSQL_URL that mysql2 would choke on, naming the variable and never echoing the password', () => {
+    for (const [url, wording] of [
+      ['mysql://app:s3cret%pw@db:3306/mixtape', /not percent-encoded/],
+      ['mysql://app:pw@db:3306', /must name the database/],
+      ['mysql://app:pw@db:3306/', /must name the database/],
+      ['mysql://app:pw@db:3306/mixtape?ssl=bogus', /ssl option that is not a JSON object/],
+      ['mysql://app:pw@db:3306/mixtape?connectTimeout=1', /does not read/],
+      ['postgres://app:pw@db/mixtape', /mysql:\/\//],
+      ['not a url', /must be a URL/],
+    ] as const) {
+      const problems = problemsOf({ MIXTAPE_MYSQL_URL: url, MIXTAPE_JWT_SECRET: STRONG });
+      expect(problems, url).toEqual([expect.stringMatching(wording)]);
+      expect(problems[0], url).toMatch(/^MIXTAPE_MYSQL_URL: /);
+      expect(problems.join('\n')).not.toMatch(/s3cret|pw@/);
+    }
+    const ok = parseConfig({ MIXTAPE_MYSQL_URL: 'mysql://app:p%40ss@db:3306/mixtape?ssl={"rejectUnauthorized":true}', MIXTAPE_JWT_SECRET: STRONG });
+    expect(ok.mysql?.url).toContain('/mixtape');
+  });
 });
