@@ -95,6 +95,9 @@ async function work(config: MixtapeConfig, logger: Logger): Promise<number> {
  * terminal's Ctrl-C reaching the process twice (npm forwards it too) cannot cut the drain short;
  * the grace bounds it anyway.
  */
+/** How long past the grace a shutdown may still take (closing stores) before the process exits anyway. */
+const SHUTDOWN_EXIT_MARGIN_MS = 5000;
+
 async function runUntilSignal(running: RunningServer, config: MixtapeConfig, logger: Logger): Promise<number> {
   let stopping = false;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
@@ -111,6 +114,14 @@ async function runUntilSignal(running: RunningServer, config: MixtapeConfig, log
   });
   const signal = await signalled;
   logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
+  // The grace bounds the whole shutdown. A socket a driver half-closed (a database that went
+  // silent) would otherwise keep the process alive after everything was stopped; unref'd, this
+  // timer never holds the process up by itself.
+  const deadline = setTimeout(() => {
+    logger.warn({ graceMs: config.shutdownGraceMs }, 'still open after the shutdown grace; exiting');
+    process.exit(0);
+  }, config.shutdownGraceMs + SHUTDOWN_EXIT_MARGIN_MS);
+  deadline.unref();
   await running.close();
   logger.info('stopped');
   return 0;

@@ -5,7 +5,8 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS, parseConfig, UnavailableError } from '@mixtape/core';
 import { mysqlMigrations, type MysqlDatabase } from '@mixtape/core/mysql';
-import { freshMysqlDatabase, mysqlUrl, type FreshMysqlDatabase } from '../../core/test/mysql/mysql-test-server.js';
+import { freshMysqlDatabase, MYSQL_TEST_URL, mysqlUrl, type FreshMysqlDatabase } from '../../core/test/mysql/mysql-test-server.js';
+import { TcpProxy } from '../../core/test/mysql/tcp-proxy.js';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
 import { openBackends } from '../src/backends.js';
 import { call } from './support/test-server.js';
@@ -249,4 +250,37 @@ describe('mixtape reconcile on MySQL', () => {
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toBe('Nothing to check: there is no MySQL database named "mixtape_test_never_created", and a dry run creates none\n');
   });
+});
+
+describe('mixtape serve on MySQL, stopped while the database is silent', () => {
+  it('exits 0 within the shutdown grace, though the driver is left with half-closed sockets', async () => {
+    const fresh = await database(true);
+    const target = new URL(MYSQL_TEST_URL);
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 3306));
+    const port = await proxy.start();
+    try {
+      const url = new URL(fresh.url);
+      url.host = `127.0.0.1:${port}`;
+      const graceMs = 1000;
+      const serve = startCli(['serve'], {
+        ...mysqlEnv(url.href, 'silent-stop'),
+        MIXTAPE_MYSQL_POOL_SIZE: '3',
+        MIXTAPE_SHUTDOWN_GRACE_MS: String(graceMs),
+      });
+      processes.push(serve);
+      const base = await printedUrl(serve, 'Mixtape is listening on');
+      await untilStatus(`${base}/readyz`, 200, 10_000);
+      // Connections open in the pool, then the network goes silent under them.
+      await Promise.all(Array.from({ length: 3 }, () => fetch(`${base}/readyz`).then((r) => r.arrayBuffer())));
+      await proxy.cut('blackhole');
+      const stoppedAt = Date.now();
+      serve.child.kill('SIGTERM');
+      const [code] = await serve.exited;
+      expect(code, serve.output()).toBe(0);
+      // The grace, the margin for closing stores, and some slack for a loaded machine.
+      expect(Date.now() - stoppedAt).toBeLessThan(graceMs + 5000 + 5000);
+    } finally {
+      await proxy.close();
+    }
+  }, 60_000);
 });
