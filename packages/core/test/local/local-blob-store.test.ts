@@ -39,8 +39,11 @@ describe('LocalBlobStore', () => {
       writeFileSync(join(root, 'tmp', name), 'partial');
       utimesSync(join(root, 'tmp', name), hourAgo, hourAgo);
     }
-    // Another process's draft, still being written.
+    // Another process's draft, still being written. A second old, so that "older than 0 ms"
+    // below does not hang on the file system's clock running a hair ahead of Date.now().
     writeFileSync(join(root, 'tmp', 'live.part'), 'partial');
+    const secondAgo = new Date(Date.now() - 1000);
+    utimesSync(join(root, 'tmp', 'live.part'), secondAgo, secondAgo);
 
     expect(await store.start()).toBe(3);
     expect(readdirSync(join(root, 'tmp'))).toEqual(['live.part']);
