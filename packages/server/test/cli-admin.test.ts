@@ -1,17 +1,15 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSqliteDatabase } from '@mixtape/core/sqlite';
+import { CLI, cliEnvironment, ensureBuilt, ROOT, runCli } from './support/cli-process.js';
 
 /** `mixtape admin grant|revoke` end to end: the built CLI against a database a served API uses. */
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const CLI = join(ROOT, 'packages', 'server', 'dist', 'cli.js');
 const EX = { usage: 64, noUser: 67, config: 78 } as const;
 const PASSWORD = 'a long enough password';
 
@@ -19,11 +17,7 @@ let root: string;
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` on a fresh clone may not have.
-  if (!existsSync(CLI)) {
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'workspace.mjs'), 'build'], { cwd: ROOT, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`);
-  }
+  ensureBuilt();
   root = mkdtempSync(join(tmpdir(), 'mixtape-cli-admin-'));
 }, 180_000);
 
@@ -32,13 +26,13 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Only what the test gives: nothing of this process's MIXTAPE_* variables leaks in. */
+/** Only what the test gives, in `dataDir`. */
 function environment(dataDir: string, env: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, MIXTAPE_DATA_DIR: dataDir, MIXTAPE_LOG_LEVEL: 'warn', ...env };
+  return cliEnvironment({ MIXTAPE_DATA_DIR: dataDir, ...env });
 }
 
 function mixtape(dataDir: string, args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: environment(dataDir), encoding: 'utf8', timeout: 20_000 });
+  const result = runCli(args, { MIXTAPE_DATA_DIR: dataDir });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 

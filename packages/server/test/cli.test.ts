@@ -1,11 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI, ROOT } from './support/cli-process.js';
+import { CLI, cliEnvironment, ensureBuilt, ROOT, runCli } from './support/cli-process.js';
 
 const EX_CONFIG = 78;
 
@@ -13,11 +13,7 @@ let dataDir: string;
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
-  // `npm test` builds first; a bare `vitest run` on a fresh clone may not have.
-  if (!existsSync(CLI)) {
-    const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'workspace.mjs'), 'build'], { cwd: ROOT, encoding: 'utf8' });
-    if (built.status !== 0) throw new Error(`build failed: ${built.stderr}`);
-  }
+  ensureBuilt();
   dataDir = mkdtempSync(join(tmpdir(), 'mixtape-cli-'));
 }, 180_000);
 
@@ -26,14 +22,13 @@ afterAll(() => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Only what the test gives: nothing of this process's MIXTAPE_* variables leaks in. */
+/** Only what the test gives, in this file's data dir unless it says otherwise. */
 function environment(env: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, MIXTAPE_DATA_DIR: dataDir, MIXTAPE_LOG_LEVEL: 'warn', ...env };
+  return cliEnvironment({ MIXTAPE_DATA_DIR: dataDir, ...env });
 }
 
 function mixtape(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, env: environment(env), encoding: 'utf8', timeout: 20_000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runCli(args, { MIXTAPE_DATA_DIR: dataDir, ...env });
 }
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');

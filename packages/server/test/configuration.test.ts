@@ -2,13 +2,15 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EXIT, ensureBuiltCli, runCli } from './support/built-cli.js';
+import { ensureBuilt, runCli } from './support/cli-process.js';
+
+const EXIT = { config: 78 } as const;
 
 const SECRET = 'k7Qd9vX2mP4rT8wZ1yB6nC3fH5jL0sAe';
 let dataDir: string;
 
 beforeAll(() => {
-  ensureBuiltCli();
+  ensureBuilt();
   dataDir = mkdtempSync(join(tmpdir(), 'mixtape-config-'));
 }, 180_000);
 
