@@ -11,6 +11,7 @@ const APP = 'https://app.example.com';
 const OTHER = 'http://localhost:5173';
 const STRANGER = 'https://evil.example';
 const EXPOSED = [
+  'Content-Disposition',
   'Retry-After',
   'ETag',
   'Content-Range',

@@ -4,8 +4,12 @@ import type { Request, RequestHandler } from 'express';
 const ALLOWED_METHODS = 'GET, HEAD, POST, DELETE';
 /** What the client sends beyond the CORS-safelisted headers: tokens, JSON, conditional and range requests. */
 const ALLOWED_HEADERS = 'Authorization, Content-Type, If-None-Match, If-Range, Range, X-Request-Id';
-/** API.md's list: what a browser app needs to read to back off, cache, resume and report. */
+/**
+ * API.md's list: what a browser app needs to read to back off, cache, resume and report; and
+ * Content-Disposition, so that it can save a download under the name the server gave it.
+ */
 const EXPOSED_HEADERS = [
+  'Content-Disposition',
   'Retry-After',
   'ETag',
   'Content-Range',
