@@ -1,12 +1,13 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS } from '@mixtape/core';
 import { openSqliteDatabase } from '@mixtape/core/sqlite';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, type CliProcess } from './support/cli-process.js';
 import { call } from './support/test-server.js';
+import { directorySnapshot } from './support/directory-snapshot.js';
 
 const HOUR_MS = 3_600_000;
 const processes: CliProcess[] = [];
@@ -21,30 +22,6 @@ afterAll(() => {
   killAll(processes);
   rmSync(root, { recursive: true, force: true });
 });
-
-/**
- * Everything about a directory tree that a write could change: each entry's path, and for
- * files their size, mtime and content hash, for directories their mtime (which moves when an
- * entry is created or removed, even if it is gone again).
- */
-function snapshot(dir: string): Record<string, string> {
-  const entries: Record<string, string> = { '.': `dir ${lstatSync(dir).mtimeMs}` };
-  const walk = (current: string) => {
-    for (const name of readdirSync(current).sort()) {
-      const path = join(current, name);
-      const info = lstatSync(path);
-      if (info.isDirectory()) {
-        entries[`${relative(dir, path)}/`] = `dir ${info.mtimeMs}`;
-        walk(path);
-      } else {
-        const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
-        entries[relative(dir, path)] = `${info.size} bytes, mtime ${info.mtimeMs}, sha256 ${hash}`;
-      }
-    }
-  };
-  walk(dir);
-  return entries;
-}
 
 function blobFiles(storageDir: string): string[] {
   const found: string[] = [];
@@ -135,11 +112,11 @@ describe('mixtape reconcile --dry-run on a served, then stopped, data dir with w
   }, 60_000);
 
   it('reports every inconsistency and changes nothing: no file, no byte, no mtime', () => {
-    const before = snapshot(join(root, 'served'));
+    const before = directorySnapshot(join(root, 'served'));
 
     const text = runCli(['reconcile', '--dry-run'], env);
     const json = runCli(['reconcile', '--dry-run', '--json'], env);
-    expect(snapshot(join(root, 'served'))).toEqual(before);
+    expect(directorySnapshot(join(root, 'served'))).toEqual(before);
 
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/dry run: nothing changed/);
@@ -158,13 +135,13 @@ describe('mixtape reconcile --dry-run on a served, then stopped, data dir with w
   });
 
   it('while a real pass, for contrast, repairs all of it and sweeps the stale temp file', () => {
-    const before = snapshot(join(root, 'served'));
+    const before = directorySnapshot(join(root, 'served'));
     const run = runCli(['reconcile', '--json'], env);
     expect(run.status, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).repaired).toEqual({ orphanFiles: 1, missingFiles: 1, missingDocuments: 1, staleDocuments: 1, stuckJobs: 1 });
     expect(existsSync(orphan)).toBe(false);
     expect(existsSync(staleTemp)).toBe(false);
-    expect(snapshot(join(root, 'served'))).not.toEqual(before);
+    expect(directorySnapshot(join(root, 'served'))).not.toEqual(before);
 
     const again = JSON.parse(runCli(['reconcile', '--dry-run', '--json'], env).stdout);
     expect(Object.values(again.found)).toEqual([0, 0, 0, 0, 0]);
@@ -187,7 +164,7 @@ describe('mixtape reconcile --dry-run where there is nothing to look at', () => 
     const dataDir = join(root, 'unmigrated');
     mkdirSync(dataDir);
     writeFileSync(join(dataDir, 'mixtape.db'), '');
-    const before = snapshot(dataDir);
+    const before = directorySnapshot(dataDir);
 
     const text = runCli(['reconcile', '--dry-run'], { MIXTAPE_DATA_DIR: dataDir });
     expect(text.status, text.stderr).toBe(0);
@@ -197,7 +174,7 @@ describe('mixtape reconcile --dry-run where there is nothing to look at', () => 
     expect(json.status, json.stderr).toBe(0);
     expect(JSON.parse(json.stdout).pendingMigrations[0]).toBe(1);
 
-    expect(snapshot(dataDir)).toEqual(before);
+    expect(directorySnapshot(dataDir)).toEqual(before);
     expect(readFileSync(join(dataDir, 'mixtape.db'))).toHaveLength(0);
   });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS, parseConfig, UnavailableError } from '@mixtape/core';
 import { mysqlMigrations, type MysqlDatabase } from '@mixtape/core/mysql';
@@ -10,6 +10,7 @@ import { TcpProxy } from '../../core/test/mysql/tcp-proxy.js';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
 import { openBackends } from '../src/backends.js';
 import { call } from './support/test-server.js';
+import { directorySnapshot } from './support/directory-snapshot.js';
 
 /** Every command of the built `mixtape` on MariaDB (MIXTAPE_MYSQL_URL), each database its own and dropped afterwards. */
 
@@ -56,25 +57,6 @@ async function tableState(db: MysqlDatabase): Promise<Record<string, string>> {
     state[table] = `${rows?.n} rows, checksum ${checksum?.Checksum}`;
   }
   return state;
-}
-
-/** Each file's path, size, mtime and content hash, and each directory's mtime. */
-function snapshot(dir: string): Record<string, string> {
-  const entries: Record<string, string> = {};
-  const walk = (current: string) => {
-    for (const name of readdirSync(current).sort()) {
-      const path = join(current, name);
-      const info = lstatSync(path);
-      if (info.isDirectory()) {
-        entries[`${relative(dir, path)}/`] = `dir ${info.mtimeMs}`;
-        walk(path);
-      } else {
-        entries[relative(dir, path)] = `${info.size} ${info.mtimeMs} ${createHash('sha256').update(readFileSync(path)).digest('hex')}`;
-      }
-    }
-  };
-  walk(dir);
-  return entries;
 }
 
 describe('mixtape migrate on MySQL', () => {
@@ -214,7 +196,7 @@ describe('mixtape reconcile on MySQL', () => {
 
   it('--dry-run finds each inconsistency and changes nothing: every table and file as it was', async () => {
     const tablesBefore = await tableState(db);
-    const filesBefore = snapshot(storageDir);
+    const filesBefore = directorySnapshot(storageDir);
     const run = runCli(['reconcile', '--dry-run', '--json'], env);
     expect(run.status, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
@@ -225,7 +207,7 @@ describe('mixtape reconcile on MySQL', () => {
       repaired: { orphanFiles: 0, missingFiles: 0, missingDocuments: 0, staleDocuments: 0, stuckJobs: 0 },
     });
     expect(await tableState(db)).toEqual(tablesBefore);
-    expect(snapshot(storageDir)).toEqual(filesBefore);
+    expect(directorySnapshot(storageDir)).toEqual(filesBefore);
   });
 
   it('while a real pass repairs all of it', async () => {
