@@ -3,11 +3,11 @@ import { defineConfig, type Plugin } from 'vitest/config';
 
 const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
-/** SQL files are imported as text, as tsup bundles them. */
+/** SQL and Lua files are imported as text, as tsup bundles them. */
 const sqlAsText: Plugin = {
   name: 'sql-as-text',
   transform(code, id) {
-    return id.endsWith('.sql') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
+    return id.endsWith('.sql') || id.endsWith('.lua') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined;
   },
 };
 
@@ -19,6 +19,7 @@ export default defineConfig({
     alias: {
       '@mixtape/core/sqlite': source('./packages/core/src/sqlite.ts'),
       '@mixtape/core/mysql': source('./packages/core/src/mysql.ts'),
+      '@mixtape/core/redis': source('./packages/core/src/redis.ts'),
       '@mixtape/core': source('./packages/core/src/index.ts'),
       '@mixtape/server': source('./packages/server/src/index.ts'),
       '@mixtape/client': source('./packages/client/src/index.ts'),
@@ -27,6 +28,8 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
+    // One redis-server for every file; a test that kills or pauses Redis starts its own.
+    globalSetup: ['packages/core/test/redis/shared-redis.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     allowOnly: false,

@@ -2,12 +2,12 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // One entry point per backend, so that `@mixtape/core` itself never loads a database driver.
-  entry: { index: 'src/index.ts', sqlite: 'src/sqlite.ts', mysql: 'src/mysql.ts' },
+  entry: { index: 'src/index.ts', sqlite: 'src/sqlite.ts', mysql: 'src/mysql.ts', redis: 'src/redis.ts' },
   format: ['esm'],
   target: 'node20',
   dts: true,
   sourcemap: true,
   clean: true,
-  // SQL lives in its own files and is bundled as text.
-  loader: { '.sql': 'text' },
+  // SQL and Lua live in their own files and are bundled as text.
+  loader: { '.sql': 'text', '.lua': 'text' },
 });

@@ -86,3 +86,4 @@ export * from './demo/demo-audio.js';
 export * from './demo/seed-demo-catalog.js';
 
 export * from './mixtape.js';
+export * from './resilience/circuit-breaker.js';

@@ -1,0 +1,6 @@
+// `@mixtape/core/redis`: the Redis adapters, for many instances sharing limits, locks,
+// revocations, the Spotify budget and job events. Everything here needs ioredis (and the rate
+// limits rate-limit-redis), optional peer dependencies of @mixtape/core; the main entry point
+// never imports them.
+
+export * from './redis/redis-connection.js';
