@@ -26,6 +26,7 @@ import type { JobQueue } from './jobs/job-queue.js';
 import { AudioFiles } from './library/audio-files.js';
 import { LibraryService } from './library/library-service.js';
 import type { LibraryStore } from './library/library-store.js';
+import type { FencingTokens } from './locks/fencing-tokens.js';
 import type { LockManager } from './locks/lock-manager.js';
 import { observeLockWaits } from './locks/observed-lock-manager.js';
 import type { TrackMetadataProvider } from './metadata/track-metadata-provider.js';
@@ -58,6 +59,11 @@ export interface MixtapeBackends {
   /** A row per stored file, so that a file is deleted through a tombstone (see `AudioFiles`). */
   blobLedger: BlobLedger;
   locks: LockManager;
+  /**
+   * The fencing authority of the database the stores write to: a lock manager not on that
+   * database (a Redis one) takes its tokens from here.
+   */
+  fencing: FencingTokens;
   /** One rate limit store per policy. */
   rateLimitStores: RateLimitStores;
   metadata: TrackMetadataProvider;

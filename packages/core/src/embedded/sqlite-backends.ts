@@ -19,6 +19,7 @@ import { sqliteHealthCheck } from '../health/sqlite-health-check.js';
 import { SqliteTaskLeases } from '../housekeeping/sqlite-task-leases.js';
 import { SqliteJobQueue } from '../jobs/sqlite-job-queue.js';
 import { SqliteLibraryStore } from '../library/sqlite-library-store.js';
+import { SqliteFencingTokens } from '../locks/sqlite-fencing-tokens.js';
 import { openSqliteLockConnection, SqliteLockManager } from '../locks/sqlite-lock-manager.js';
 import { DemoMetadataProvider } from '../metadata/demo-metadata-provider.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
@@ -133,6 +134,7 @@ export async function openSqliteBackends(options: SqliteBackendsOptions): Promis
       tempFiles: blobs,
       blobLedger: new SqliteBlobLedger(db),
       locks: new SqliteLockManager(lockDb),
+      fencing: new SqliteFencingTokens(db),
       rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),

@@ -15,6 +15,7 @@ import { isMysqlError } from './mysql-errors.js';
 import { mysqlHealthCheck } from './mysql-health-check.js';
 import { MysqlJobQueue } from './mysql-job-queue.js';
 import { MysqlLibraryStore } from './mysql-library-store.js';
+import { MysqlFencingTokens } from './mysql-fencing-tokens.js';
 import { MysqlLockManager } from './mysql-lock-manager.js';
 import { migrateMysql, pendingMysqlMigrations } from './mysql-migrations.js';
 import { createMysqlPool, type MysqlPoolOptions } from './mysql-pool.js';
@@ -138,6 +139,7 @@ export async function openMysqlBackends(options: MysqlBackendsOptions): Promise<
       tempFiles: blobs,
       blobLedger: new MysqlBlobLedger(db),
       locks: new MysqlLockManager(db),
+      fencing: new MysqlFencingTokens(db),
       rateLimitStores,
       metadata: options.metadata ?? new DemoMetadataProvider(),
       source: options.source ?? new DemoTrackSource(),
