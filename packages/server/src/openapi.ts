@@ -336,7 +336,7 @@ const opsPaths: Record<string, PathItem> = {
     get: opsOperation('livez', 'Liveness: the process can serve; no dependency is checked', { 200: response('Alive') }),
   },
   '/readyz': {
-    get: opsOperation('readyz', 'Readiness: the database (and Redis, when configured) answer in time; a search outage does not count', {
+    get: opsOperation('readyz', 'Readiness: the database answers in time; Redis or the search engine being down does not count (limits fall back, search degrades)', {
       200: response('Ready'),
       503: response('Not ready'),
     }),
