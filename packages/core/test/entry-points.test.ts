@@ -31,7 +31,7 @@ function moduleGraph(entry: string): Map<string, string[]> {
     const imports = runtimeImports(readFileSync(file, 'utf8'));
     graph.set(file, imports);
     for (const specifier of imports) {
-      if (!specifier.startsWith('.') || specifier.endsWith('.sql')) continue;
+      if (!specifier.startsWith('.') || specifier.endsWith('.sql') || specifier.endsWith('.lua')) continue;
       pending.push(resolve(dirname(file), specifier.replace(/\.js$/, '.ts')));
     }
   }
@@ -78,6 +78,19 @@ describe('the entry points of @mixtape/core', () => {
     expect(importers('mysql.ts', 'better-sqlite3')).toEqual([]);
   });
 
+  it('only the redis entry reaches ioredis and rate-limit-redis', () => {
+    const importers = (entry: string, driver: string) =>
+      [...moduleGraph(join(CORE, 'src', entry))].filter(([, imports]) => imports.some((s) => s === driver || s.startsWith(`${driver}/`))).map(([file]) => file);
+    for (const entry of ['index.ts', 'sqlite.ts', 'mysql.ts']) {
+      expect(importers(entry, 'ioredis')).toEqual([]);
+      expect(importers(entry, 'rate-limit-redis')).toEqual([]);
+    }
+    expect(importers('redis.ts', 'ioredis').length).toBeGreaterThan(0);
+    expect(importers('redis.ts', 'rate-limit-redis').length).toBeGreaterThan(0);
+    expect(importers('redis.ts', 'mysql2')).toEqual([]);
+    expect(importers('redis.ts', 'better-sqlite3')).toEqual([]);
+  });
+
   it('the built main entry loads where better-sqlite3 cannot be resolved, and the sqlite entry needs it', () => {
     const index = pathToFileURL(join(DIST, 'index.js')).href;
     const sqlite = pathToFileURL(join(DIST, 'sqlite.js')).href;
@@ -97,5 +110,10 @@ describe('the entry points of @mixtape/core', () => {
     expect(manifest.dependencies?.['better-sqlite3']).toBeUndefined();
     expect(manifest.peerDependencies['better-sqlite3']).toBeDefined();
     expect(manifest.peerDependenciesMeta['better-sqlite3']).toEqual({ optional: true });
+    expect(manifest.exports['./redis']).toEqual({ types: './dist/redis.d.ts', import: './dist/redis.js' });
+    for (const peer of ['ioredis', 'rate-limit-redis']) {
+      expect(manifest.dependencies?.[peer]).toBeUndefined();
+      expect(manifest.peerDependenciesMeta[peer]).toEqual({ optional: true });
+    }
   });
 });
