@@ -87,3 +87,4 @@ export * from './demo/seed-demo-catalog.js';
 
 export * from './mixtape.js';
 export * from './resilience/circuit-breaker.js';
+export * from './locks/fallback-lock-manager.js';

@@ -4,3 +4,4 @@
 // never imports them.
 
 export * from './redis/redis-connection.js';
+export * from './locks/redis-lock-manager.js';
