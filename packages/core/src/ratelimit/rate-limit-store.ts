@@ -44,4 +44,11 @@ export interface RateLimitStores {
   readonly backend: string;
   /** A new store for `policy`, ready to count. */
   storeFor(policy: RateLimitPolicy): RateLimitStore;
+  /**
+   * Stores that can answer without their backend (FallbackRateLimitStores) call `listener` with
+   * the policy's name for each request they answered so; the server counts them in its metrics.
+   */
+  onFallback?(listener: (policy: string) => void): () => void;
+  /** Stops the timers of every store made. Safe twice. */
+  close?(): void | Promise<void>;
 }
