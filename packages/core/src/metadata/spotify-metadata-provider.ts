@@ -1,7 +1,9 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, UnavailableError } from '../errors.js';
 import type { TrackMetadata } from '../model.js';
+import { CircuitBreaker, type CircuitBreakerOptions } from '../resilience/circuit-breaker.js';
 import { isTrackId } from '../spotify/track-ref.js';
+import { DEFAULT_SPOTIFY_BUDGET, type CallBudget } from './call-budget.js';
+import { LocalCallBudget } from './local-call-budget.js';
 import type { TrackMetadataProvider } from './track-metadata-provider.js';
 
 export interface SpotifyMetadataProviderOptions {
@@ -15,6 +17,14 @@ export interface SpotifyMetadataProviderOptions {
   timeoutMs?: number;
   /** A 429 whose Retry-After is at most this long is waited out and retried once; default 2000. */
   maxRetryWaitMs?: number;
+  /**
+   * Taken from before every call, the token endpoint's too; a 429 pauses it for its
+   * Retry-After. Share one (RedisCallBudget) between instances so that they share Spotify's
+   * limit. Default: this process's own, 20 calls a second, waiting at most `maxRetryWaitMs`.
+   */
+  budget?: CallBudget;
+  /** The breaker in front of Spotify, named "Spotify" (see CircuitBreaker for the defaults). */
+  breaker?: Omit<CircuitBreakerOptions, 'name'>;
   fetch?: typeof fetch;
   now?: () => number;
 }
@@ -36,9 +46,19 @@ interface Reply {
 const TOKEN_REFRESH_MARGIN_MS = 60_000;
 const DEFAULT_RETRY_AFTER_MS = 1_000;
 
-/** Track metadata from the Spotify Web API, authenticated with the client-credentials flow. */
+/**
+ * Track metadata from the Spotify Web API, authenticated with the client-credentials flow.
+ *
+ * Every call takes a token from the call budget first, and a 429 pauses the budget for its
+ * Retry-After, so that every instance sharing the budget stays away, not only this one (a
+ * caller keeps calling through a ban is how a ban gets longer). Timeouts, unreachable hosts
+ * and 5xx answers count against a circuit breaker: once open, look-ups fail at once, with no
+ * call and no token spent, until a probe finds Spotify well again.
+ */
 export class SpotifyMetadataProvider implements TrackMetadataProvider {
   readonly name = 'spotify';
+  readonly budget: CallBudget;
+  readonly breaker: CircuitBreaker;
 
   readonly #basicAuth: string;
   readonly #apiUrl: string;
@@ -50,8 +70,6 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
 
   #token: AccessToken | undefined;
   #tokenRequest: Promise<AccessToken> | undefined;
-  /** Until when Spotify asked us (with a 429) to stay away. */
-  #blockedUntil = 0;
 
   constructor(options: SpotifyMetadataProviderOptions) {
     const timeoutMs = options.timeoutMs ?? 5000;
@@ -72,6 +90,9 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
     this.#maxRetryWaitMs = maxRetryWaitMs;
     this.#fetch = options.fetch ?? fetch;
     this.#now = options.now ?? Date.now;
+    this.budget =
+      options.budget ?? new LocalCallBudget({ name: 'spotify', ...DEFAULT_SPOTIFY_BUDGET, maxWaitMs: maxRetryWaitMs, now: this.#now });
+    this.breaker = new CircuitBreaker({ name: 'Spotify', now: this.#now, ...options.breaker });
   }
 
   async getTrack(id: string, signal?: AbortSignal): Promise<TrackMetadata | null> {
@@ -81,9 +102,8 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
     let refreshedToken = false;
     let waitedOutRateLimit = false;
     for (;;) {
-      await this.#waitOutBackOff(signal);
       const token = await abortable(this.#accessToken(), signal);
-      const reply = await this.#send(
+      const reply = await this.#call(
         url,
         { headers: { authorization: `Bearer ${token.value}`, accept: 'application/json' } },
         signal,
@@ -96,7 +116,8 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
         continue;
       }
       if (reply.status === 429) {
-        const waitMs = this.#backOff(reply.headers);
+        const waitMs = await this.#pauseEveryone(reply.headers);
+        // The retry's token waits out the pause.
         if (!waitedOutRateLimit && waitMs <= this.#maxRetryWaitMs) {
           waitedOutRateLimit = true;
           continue;
@@ -118,9 +139,8 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
   }
 
   async #requestToken(): Promise<AccessToken> {
-    await this.#waitOutBackOff();
     const requestedAt = this.#now();
-    const reply = await this.#send(this.#tokenUrl, {
+    const reply = await this.#call(this.#tokenUrl, {
       method: 'POST',
       headers: {
         authorization: this.#basicAuth,
@@ -129,7 +149,7 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
       },
       body: 'grant_type=client_credentials',
     });
-    if (reply.status === 429) throw rateLimited(this.#backOff(reply.headers));
+    if (reply.status === 429) throw rateLimited(await this.#pauseEveryone(reply.headers));
     if (reply.status === 400 || reply.status === 401) {
       throw new UnavailableError(`Spotify refused the client credentials (HTTP ${reply.status})`);
     }
@@ -149,32 +169,43 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
     return token;
   }
 
-  /** Records a 429's Retry-After so that every call honours it; returns its length. */
-  #backOff(headers: Headers): number {
-    const now = this.#now();
-    const waitMs = parseRetryAfter(headers.get('retry-after'), now);
-    this.#blockedUntil = Math.max(this.#blockedUntil, now + waitMs);
+  /** Pauses the budget, and so every instance sharing it, for a 429's Retry-After; returns its length. */
+  async #pauseEveryone(headers: Headers): Promise<number> {
+    const waitMs = parseRetryAfter(headers.get('retry-after'), this.#now());
+    await this.budget.pause(waitMs);
     return waitMs;
   }
 
-  async #waitOutBackOff(signal?: AbortSignal): Promise<void> {
-    const remainingMs = this.#blockedUntil - this.#now();
-    if (remainingMs <= 0) return;
-    if (remainingMs > this.#maxRetryWaitMs) throw rateLimited(remainingMs);
-    await sleep(remainingMs, undefined, { signal });
+  /**
+   * One call to Spotify: refused at once while the breaker is open (before a token is spent),
+   * then a token from the budget, then the request, whose faults (not the caller's abort) the
+   * breaker counts. A 429 is no fault: Spotify answered, and the pause deals with it.
+   */
+  async #call(url: string, init: RequestInit, signal?: AbortSignal): Promise<Reply> {
+    if (this.breaker.state === 'open') {
+      throw new UnavailableError('Spotify is unavailable (circuit open)', { retryAfterMs: Math.max(1, this.breaker.retryAfterMs) });
+    }
+    await this.budget.take(signal);
+    const isFault = (error: unknown) => error instanceof UnavailableError && !signal?.aborted;
+    return this.breaker.run(() => this.#send(url, init, signal), isFault);
   }
 
-  /** One request under a timeout; a caller's abort is rethrown, every other failure is UnavailableError. */
+  /**
+   * One request under a timeout; a caller's abort is rethrown, every other failure (a 5xx
+   * answer included) is UnavailableError.
+   */
   async #send(url: string, init: RequestInit, signal?: AbortSignal): Promise<Reply> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    let reply: Reply;
     try {
       const response = await this.#fetch(url, { ...init, signal: combined });
-      if (!response.ok) {
+      if (response.ok) {
+        reply = { status: response.status, headers: response.headers, json: await response.json() };
+      } else {
         await response.body?.cancel().catch(() => undefined);
-        return { status: response.status, headers: response.headers };
+        reply = { status: response.status, headers: response.headers };
       }
-      return { status: response.status, headers: response.headers, json: await response.json() };
     } catch (error) {
       signal?.throwIfAborted();
       if (timeout.aborted) {
@@ -184,6 +215,11 @@ export class SpotifyMetadataProvider implements TrackMetadataProvider {
       if (error instanceof SyntaxError) throw new UnavailableError('Spotify sent a reply that is not JSON');
       throw new UnavailableError('Could not reach Spotify', { cause: error });
     }
+    if (reply.status >= 500) {
+      const who = url === this.#tokenUrl ? "Spotify's token endpoint" : 'Spotify';
+      throw new UnavailableError(`${who} answered HTTP ${reply.status}`);
+    }
+    return reply;
   }
 }
 
