@@ -58,6 +58,7 @@ export * from './locks/memory-fencing-tokens.js';
 export * from './ratelimit/rate-limiter.js';
 export type * from './ratelimit/rate-limit-store.js';
 export * from './ratelimit/memory-rate-limit-store.js';
+export * from './ratelimit/fallback-rate-limit-store.js';
 
 export * from './downloads/download-service.js';
 export * from './downloads/download-processor.js';
