@@ -89,3 +89,6 @@ export * from './demo/seed-demo-catalog.js';
 export * from './mixtape.js';
 export * from './resilience/circuit-breaker.js';
 export * from './locks/fallback-lock-manager.js';
+export type * from './jobs/job-events.js';
+export * from './jobs/in-process-job-events.js';
+export * from './jobs/job-event-publishing-queue.js';

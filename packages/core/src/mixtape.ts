@@ -23,6 +23,9 @@ import {
 import type { TaskLeases } from './housekeeping/task-leases.js';
 import type { TempFiles } from './housekeeping/temp-files.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import type { JobEvents } from './jobs/job-events.js';
+import { InProcessJobEvents } from './jobs/in-process-job-events.js';
+import { publishJobChanges } from './jobs/job-event-publishing-queue.js';
 import { AudioFiles } from './library/audio-files.js';
 import { LibraryService } from './library/library-service.js';
 import type { LibraryStore } from './library/library-store.js';
@@ -75,6 +78,8 @@ export interface MixtapeBackends {
   tempFiles?: TempFiles;
   /** The database pool's connections by state, for `mixtape_db_pool_connections`; absent where there is no pool. */
   poolStats?(): Readonly<Record<DbPoolState, number>>;
+  /** Job changes told to every instance's event streams; absent, an in-process emitter (one process). */
+  jobEvents?: JobEvents;
   close(): Promise<void>;
 }
 
@@ -124,6 +129,8 @@ export interface Mixtape {
   validators: MixtapeValidators;
   search: TrackSearch;
   resolver: TrackResolver;
+  /** Published after every change of a job made through these services; event streams subscribe. */
+  jobEvents: JobEvents;
   downloads: DownloadService;
   library: LibraryService;
   workers: DownloadWorkers;
@@ -159,7 +166,10 @@ export function createMixtape(
     ...(backends.poolStats ? { dbPool: backends.poolStats.bind(backends) } : {}),
   });
   const locks = observeLockWaits(backends.locks, (seconds, backend) => metrics.lockWait.observe({ backend }, seconds));
-  const { library: libraryStore, index, queue, blobs } = backends;
+  const { library: libraryStore, index, blobs } = backends;
+  const jobEvents = backends.jobEvents ?? new InProcessJobEvents();
+  // Every service writes jobs through this queue, so that each change reaches event streams at once.
+  const queue = publishJobChanges(backends.queue, jobEvents);
   const outboxRelay = new OutboxRelay({
     outbox: backends.searchOutbox,
     catalog: backends.catalog,
@@ -255,6 +265,7 @@ export function createMixtape(
     backends,
     metrics,
     resolver,
+    jobEvents,
     workers,
     auth: new AuthService({
       users: backends.users,
@@ -297,7 +308,10 @@ export function createMixtape(
       housekeeping.start();
     },
     close() {
-      closing ??= Promise.all([workers.close(), housekeeping.close(), outboxRelay.close()]).then(() => backends.close());
+      closing ??= Promise.all([workers.close(), housekeeping.close(), outboxRelay.close()])
+        // The backends close their own; the in-process one made here is closed here.
+        .then(() => (jobEvents === backends.jobEvents ? undefined : jobEvents.close()))
+        .then(() => backends.close());
       return closing;
     },
   };

@@ -6,3 +6,4 @@
 export * from './redis/redis-connection.js';
 export * from './locks/redis-lock-manager.js';
 export * from './ratelimit/redis-rate-limit-store.js';
+export * from './jobs/redis-job-events.js';

@@ -44,7 +44,11 @@ export function downloadRoutes({ mixtape, policies, limits, shutdown }: RouteCon
   router.get('/downloads/:jobId/events', signedIn, async (req, res) => {
     const { jobId } = parse(jobParams, req.params, 'params');
     const userId = principalOf(res).userId;
-    await streamJobEvents(req, res, { load: () => downloads.get(userId, jobId), shutdown });
+    await streamJobEvents(req, res, {
+      load: () => downloads.get(userId, jobId),
+      follow: (onChange) => mixtape.jobEvents.subscribe(jobId, onChange),
+      shutdown,
+    });
   });
 
   router.delete('/downloads/:jobId', signedIn, async (req, res) => {
