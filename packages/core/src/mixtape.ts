@@ -184,6 +184,7 @@ export function createMixtape(
   const resolver = new TrackResolver({
     catalog,
     provider: backends.metadata,
+    locks,
     ...(settings.trackLookups ? { settings: settings.trackLookups } : {}),
   });
   const processor = new DownloadProcessor({

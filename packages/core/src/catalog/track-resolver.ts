@@ -1,4 +1,5 @@
-import { ConfigError, MixtapeError, NotFoundError } from '../errors.js';
+import { ConfigError, MixtapeError, NotFoundError, UnavailableError } from '../errors.js';
+import type { LockManager } from '../locks/lock-manager.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
 import type { CatalogTrack } from '../model.js';
 import type { TrackCatalog } from './track-catalog.js';
@@ -13,6 +14,12 @@ export interface TrackLookupSettings {
 
 export const DEFAULT_TRACK_LOOKUP_SETTINGS: TrackLookupSettings = { notFoundTtlMs: 600_000, notFoundCacheSize: 10_000 };
 
+// The look-up lock is renewed while the provider is asked, so its TTL only bounds how long a
+// crashed holder blocks the others. A caller waits a few seconds for it, then asks the
+// provider itself: the lock saves calls, it is not what keeps the catalog right.
+const LOOKUP_LOCK_TTL_MS = 10_000;
+const LOOKUP_LOCK_WAIT_MS = 5_000;
+
 /** A provider look-up shared by every resolve of its id that arrives while it runs. */
 interface SharedLookup {
   result: Promise<CatalogTrack>;
@@ -24,23 +31,29 @@ interface SharedLookup {
 /**
  * Finds a track in the catalog, or asks the metadata provider and remembers the answer: a
  * track in the catalog (whose outbox row then brings it to the search index), an unknown id
- * for a while in this process. Concurrent resolves of one id share one provider call.
+ * for a while in this process. Concurrent resolves of one id share one provider call: within
+ * this process always, and across every instance when `locks` are shared ones (the lock
+ * `track-lookup:<id>`, inside which the catalog is read again before the provider is asked).
  */
 export class TrackResolver {
   readonly #catalog: TrackCatalog;
   readonly #provider: TrackMetadataProvider;
+  readonly #locks: LockManager | undefined;
   readonly #unknown: UnknownTrackCache;
   readonly #inFlight = new Map<string, SharedLookup>();
 
   constructor(deps: {
     catalog: TrackCatalog;
     provider: TrackMetadataProvider;
+    /** Shared locks make instances share a look-up too; without them, each process asks on its own. */
+    locks?: LockManager;
     settings?: Partial<TrackLookupSettings>;
     now?: () => number;
   }) {
     const settings = checkedSettings({ ...DEFAULT_TRACK_LOOKUP_SETTINGS, ...deps.settings });
     this.#catalog = deps.catalog;
     this.#provider = deps.provider;
+    this.#locks = deps.locks;
     this.#unknown = new UnknownTrackCache({
       ttlMs: settings.notFoundTtlMs,
       maxSize: settings.notFoundCacheSize,
@@ -90,6 +103,27 @@ export class TrackResolver {
     // Another resolve may have stored it between this caller's miss and this look-up.
     const stored = await this.#catalog.get(id);
     if (stored) return stored;
+    const locks = this.#locks;
+    if (!locks) return this.#ask(id, signal);
+    let locked = false;
+    try {
+      return await locks.using(
+        [`track-lookup:${id}`],
+        async () => {
+          locked = true;
+          // The holder before us (another instance, maybe) may have stored it.
+          return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal));
+        },
+        { ttlMs: LOOKUP_LOCK_TTL_MS, waitTimeoutMs: LOOKUP_LOCK_WAIT_MS, signal },
+      );
+    } catch (error) {
+      // No lock within the wait (a slow holder, a lock backend down): ask without it.
+      if (locked || !(error instanceof UnavailableError)) throw error;
+      return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal));
+    }
+  }
+
+  async #ask(id: string, signal: AbortSignal): Promise<CatalogTrack> {
     const metadata = await this.#provider.getTrack(id, signal);
     if (!metadata) {
       this.#unknown.add(id);
