@@ -92,3 +92,5 @@ export * from './locks/fallback-lock-manager.js';
 export type * from './jobs/job-events.js';
 export * from './jobs/in-process-job-events.js';
 export * from './jobs/job-event-publishing-queue.js';
+export * from './metadata/call-budget.js';
+export * from './metadata/local-call-budget.js';
