@@ -7,3 +7,4 @@ export * from './redis/redis-connection.js';
 export * from './locks/redis-lock-manager.js';
 export * from './ratelimit/redis-rate-limit-store.js';
 export * from './jobs/redis-job-events.js';
+export * from './metadata/redis-call-budget.js';
