@@ -2,10 +2,11 @@
 // and Mixtape's way in the same run, reported as ratios.
 import { loginFlood } from './login-flood.mjs';
 import { queueThroughput } from './queue-throughput.mjs';
+import { redisLimiter } from './redis-limiter.mjs';
 import { streamingMemory } from './streaming-memory.mjs';
 
 const quick = process.argv.includes('--quick');
-const benchmarks = [streamingMemory, loginFlood, queueThroughput];
+const benchmarks = [streamingMemory, loginFlood, queueThroughput, redisLimiter];
 
 /** Numbers to two decimals (one for MiB), so the tables stay readable. */
 const shown = (row) =>

@@ -1,0 +1,332 @@
+// A protected route under a steady load: what the Redis rate limiter costs. The route is
+// GET /api/v1/tracks/search?q=… (JWT bearer check, the global limiter per address, the search
+// limiter per user, Joi validation of the query, a search of the demo catalog), on the real
+// server built from packages/server/dist, each variant in its own child process:
+//
+// baseline:  no limiter at work: the same server on SQLite, whose rate limit stores count
+//            nothing and answer at once (express-rate-limit still runs, with nothing to ask;
+//            taking the middleware out would mean editing the app for a benchmark).
+// in-process: the embedded default, without MIXTAPE_REDIS_URL: counts in this process's memory.
+// candidate: MIXTAPE_REDIS_URL set, on a redis-server this benchmark starts on a free port (so
+//            that no one else's commands are counted): limits, revocations and job events in
+//            Redis, as every instance of a deployment would run.
+//
+// The same number of keep-alive connections sends requests one after another on each, for
+// the same time; limits are roomy, so every answer must be 200. Then, on the Redis no one
+// else uses, INFO commandstats before and after a fixed number of requests sent one at a time
+// says how many Redis commands a request costs (the background commands counted over as long
+// an idle spell are taken off). One at a time, each command is its own round trip. The issue's
+// goals: throughput at least 0.8 of the baseline, at most two round trips a request.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:http';
+import { createServer, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+// Imported by path, as the login flood does: the server is not a dependency of the benchmarks.
+const SERVER_BUILD = new URL('../packages/server/dist/index.js', import.meta.url);
+const CORE_BUILD = new URL('../packages/core/dist/index.js', import.meta.url);
+const SQLITE_BUILD = new URL('../packages/core/dist/sqlite.js', import.meta.url);
+const CONNECTIONS = 16;
+const ROUND_TRIP_REQUESTS = 200;
+const USERNAME = 'limiter.bench';
+const PASSWORD = 'a long enough password';
+// Counted, never reached: every request passes both limiters.
+const ROOMY = 'global=1000000000/1m,search=1000000000/1m,login=1000/15m,login-ip=100000/1d,register=1000/1h';
+
+const VARIANTS = {
+  'no-count': 'baseline: no limiter at work (stores count nothing)',
+  'in-process': 'in-process limiter (no Redis)',
+  redis: 'mixtape: Redis limiter (MIXTAPE_REDIS_URL)',
+};
+
+/** Stores that count nothing: the limiter middleware runs, but no store work is done. */
+const noCountStores = {
+  backend: 'none',
+  storeFor: () => ({
+    localKeys: true,
+    increment: () => ({ totalHits: 1, resetTime: undefined }),
+    decrement: () => undefined,
+    resetKey: () => undefined,
+  }),
+};
+
+/** In the child: one server of the given variant; prints its URL as the first line. */
+async function serveVariant(variant, redisUrl) {
+  const { startServer, createLogger } = await import(SERVER_BUILD);
+  const { HashGate, parseConfig, PasswordHasher } = await import(CORE_BUILD);
+  const dataDir = await mkdtemp(join(tmpdir(), 'mixtape-bench-limiter-'));
+  const config = parseConfig({
+    MIXTAPE_PORT: '0',
+    MIXTAPE_DATA_DIR: dataDir,
+    MIXTAPE_JWT_SECRET: randomBytes(32).toString('base64url'),
+    MIXTAPE_RATE_LIMITS: ROOMY,
+    MIXTAPE_WORKERS: '0',
+    ...(variant === 'redis' ? { MIXTAPE_REDIS_URL: redisUrl } : {}),
+  });
+  // Logging in is not what is measured: a cheap hash, as the test server uses.
+  const options = { hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }, new HashGate()) };
+  if (variant === 'no-count') {
+    // The embedded backends the server would open, with the stores swapped; startServer hands
+    // `backends` on to mixtapeFromConfig, which uses given backends instead of opening its own.
+    const { openSqliteBackends } = await import(SQLITE_BUILD);
+    options.backends = { ...(await openSqliteBackends({ dataDir, migrate: true })), rateLimitStores: noCountStores };
+  }
+  const running = await startServer(config, createLogger({ level: 'silent' }), options);
+  process.stdout.write(`${JSON.stringify({ url: running.url, backend: running.mixtape.backends.rateLimitStores.backend ?? '?' })}\n`);
+  // The parent closes stdin when it is done.
+  process.stdin.resume();
+  process.stdin.on('end', async () => {
+    await running.close();
+    await rm(dataDir, { recursive: true, force: true });
+    process.exit(0);
+  });
+}
+
+async function startChild(variant, redisUrl) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'serve', variant, redisUrl ?? ''], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const [line] = await Promise.race([
+    once(createInterface({ input: child.stdout }), 'line'),
+    exited.then(([code]) => Promise.reject(new Error(`the ${variant} server exited with ${code}`))),
+  ]);
+  const { url, backend } = JSON.parse(line);
+  return {
+    url,
+    backend,
+    async stop() {
+      child.stdin.end();
+      await exited;
+    },
+  };
+}
+
+/** A redis-server of this benchmark's own on a free port, nothing persisted. */
+async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], {
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 10_000;
+  while (!(await accepts(port))) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    if (Date.now() > deadline) throw new Error('redis-server did not start');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      const exit = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exit;
+    },
+  };
+}
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+/** `INFO commandstats` over a bare socket (the benchmarks have no Redis client of their own): calls per command. */
+async function commandCalls(port) {
+  const socket = new Socket();
+  socket.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write('INFO commandstats\r\n');
+  let reply = '';
+  for await (const chunk of socket) {
+    reply += chunk;
+    const header = /^\$(\d+)\r\n/.exec(reply);
+    if (header && Buffer.byteLength(reply) >= header[0].length + Number(header[1]) + 2) break;
+  }
+  socket.destroy();
+  const calls = {};
+  for (const [, command, count] of reply.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[command] = Number(count);
+  return calls;
+}
+
+function callsBetween(before, after) {
+  const diff = {};
+  for (const [command, count] of Object.entries(after)) {
+    const added = count - (before[command] ?? 0);
+    if (added > 0 && command !== 'info') diff[command] = added;
+  }
+  return diff;
+}
+
+/** One keep-alive GET; its status and time. */
+function get(agent, url, token) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = request(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, ms: performance.now() - started }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function post(url, body) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json().catch(() => undefined) };
+}
+
+async function signIn(server) {
+  const api = `${server.url}/api/v1`;
+  const registered = await post(`${api}/auth/register`, { username: USERNAME, password: PASSWORD });
+  if (registered.status !== 201) throw new Error(`register: ${registered.status}`);
+  const login = await post(`${api}/auth/login`, { username: USERNAME, password: PASSWORD });
+  if (login.status !== 200) throw new Error(`login: ${login.status}`);
+  return login.body.accessToken;
+}
+
+/** `connections` loops, each sending the next request when the last is answered, for `seconds`. */
+async function load(url, token, connections, seconds) {
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+  const latencies = [];
+  const statuses = {};
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (performance.now() < until) {
+        const { status, ms } = await get(agent, url, token);
+        statuses[status] = (statuses[status] ?? 0) + 1;
+        latencies.push(ms);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { latencies, statuses, seconds: elapsed };
+}
+
+function percentile(samples, p) {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** Redis commands per request on `path`, one request at a time, less the background over an idle spell as long. */
+async function redisCommandsPerRequest(redis, server, token, path) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const url = `${server.url}${path}`;
+  // Warm: scripts loaded, connections made.
+  for (let i = 0; i < 20; i += 1) await get(agent, url, token);
+  const startedAt = performance.now();
+  const before = await commandCalls(redis.port);
+  for (let i = 0; i < ROUND_TRIP_REQUESTS; i += 1) {
+    const { status } = await get(agent, url, token);
+    if (status !== 200) throw new Error(`${path}: ${status}`);
+  }
+  const after = await commandCalls(redis.port);
+  const busyMs = performance.now() - startedAt;
+  await new Promise((resolve) => setTimeout(resolve, busyMs));
+  const idle = callsBetween(after, await commandCalls(redis.port));
+  agent.destroy();
+  const byCommand = callsBetween(before, after);
+  const background = Object.values(idle).reduce((sum, n) => sum + n, 0);
+  const total = Object.values(byCommand).reduce((sum, n) => sum + n, 0) - background;
+  return {
+    perRequest: total / ROUND_TRIP_REQUESTS,
+    byCommand: Object.entries(byCommand)
+      .map(([command, n]) => `${command} ${(n / ROUND_TRIP_REQUESTS).toFixed(2)}`)
+      .join(', '),
+    background,
+  };
+}
+
+async function measure(variant, redis, { quick, path }) {
+  const server = await startChild(variant, redis.url);
+  try {
+    const token = await signIn(server);
+    const url = `${server.url}${path}`;
+    await load(url, token, CONNECTIONS, quick ? 0.5 : 2); // warm-up: JIT, connections, scripts
+    const run = await load(url, token, CONNECTIONS, quick ? 3 : 10);
+    const roundTrips = variant === 'redis' ? await redisCommandsPerRequest(redis, server, token, path) : undefined;
+    return { ...run, backend: server.backend, roundTrips };
+  } finally {
+    await server.stop();
+  }
+}
+
+export async function redisLimiter({ quick }) {
+  const { DEMO_TRACKS } = await import(CORE_BUILD);
+  const redis = await startRedis();
+  // A word of a demo title, so that the search finds something.
+  const path = `/api/v1/tracks/search?q=${encodeURIComponent(DEMO_TRACKS[0].title.split(' ')[0])}&limit=10`;
+  try {
+    const results = {};
+    for (const variant of Object.keys(VARIANTS)) results[variant] = await measure(variant, redis, { quick, path });
+    const perSecond = (m) => m.latencies.length / m.seconds;
+    const row = (variant) => {
+      const m = results[variant];
+      return {
+        variant: VARIANTS[variant],
+        stores: m.backend,
+        'req/s': perSecond(m),
+        'p50 ms': percentile(m.latencies, 50),
+        'p99 ms': percentile(m.latencies, 99),
+        statuses: Object.entries(m.statuses)
+          .map(([status, n]) => `${status}×${n}`)
+          .join(' '),
+        'Redis commands/req': m.roundTrips ? m.roundTrips.perRequest : '-',
+        'by command': m.roundTrips ? m.roundTrips.byCommand : '-',
+      };
+    };
+    for (const [variant, m] of Object.entries(results)) {
+      const failed = Object.entries(m.statuses).filter(([status]) => status !== '200');
+      if (failed.length > 0) throw new Error(`${variant}: answers other than 200: ${JSON.stringify(m.statuses)}`);
+    }
+    const candidate = results.redis;
+    return {
+      name: `GET ${path.replace(/\?.*/, '?q=…')} (JWT, global and search limiters, Joi), ${CONNECTIONS} keep-alive connections, ${quick ? 3 : 10} s each, each server in its own process; Redis commands counted over ${ROUND_TRIP_REQUESTS} requests one at a time`,
+      rows: Object.keys(VARIANTS).map(row),
+      ratios: {
+        'req/s, Redis limiter / no limiter (goal ≥ 0.8)': perSecond(candidate) / perSecond(results['no-count']),
+        'req/s, Redis limiter / in-process limiter': perSecond(candidate) / perSecond(results['in-process']),
+        'p99, Redis limiter / no limiter': percentile(candidate.latencies, 99) / percentile(results['no-count'].latencies, 99),
+        'Redis round trips per request (goal ≤ 2)': candidate.roundTrips.perRequest,
+      },
+    };
+  } finally {
+    await redis.stop();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const [mode, variant, redisUrl] = process.argv.slice(2);
+  if (mode === 'serve') {
+    await serveVariant(variant, redisUrl);
+  } else {
+    // Alone: node benchmarks/redis-limiter.mjs [--quick]
+    const result = await redisLimiter({ quick: process.argv.includes('--quick') });
+    console.log(`\n${result.name}`);
+    console.table(result.rows);
+    for (const [ratio, value] of Object.entries(result.ratios)) console.log(`  ${ratio}: ${value.toFixed(2)}`);
+  }
+}
