@@ -1,3 +1,5 @@
+import type { RevocationKind } from './revocation-mirror.js';
+
 /**
  * Sessions (token family ids, the `sid` claim) and single access tokens (the `jti` claim) that
  * were revoked while their signed tokens had not yet expired: the denylist that makes a logout,
@@ -28,4 +30,23 @@ export interface RevocationList {
    * @throws UnavailableError while the copy cannot be trusted (see above).
    */
   isRevoked(token: { sid: string; jti: string }): boolean;
+}
+
+/** One live entry of the list: what is revoked, and until when. */
+export interface RevokedEntry {
+  kind: RevocationKind;
+  id: string;
+  until: Date;
+}
+
+/**
+ * A list that records revokes in a database and answers from its own copy (SqliteRevocationList,
+ * MysqlRevocationList), as a shared cache in front of it (RedisRevocationList) needs it: told of
+ * a revoke made elsewhere, and asked for the record when the cache lost it.
+ */
+export interface MirroredRevocationList extends RevocationList {
+  /** Puts an entry revoked by another process into this process's copy at once, writing nothing; the copy keeps the later `until`. */
+  learn(kind: RevocationKind, id: string, until: Date): void;
+  /** The live entries of the record, read from the database. */
+  liveEntries(): Promise<RevokedEntry[]>;
 }

@@ -1,4 +1,5 @@
 import { UnavailableError } from '../errors.js';
+import type { RevokedEntry } from './revocation-list.js';
 
 /** What a revoked id names: a session (a token family, the `sid` claim) or one access token (`jti`). */
 export type RevocationKind = 'session' | 'token';
@@ -110,4 +111,9 @@ export function revocationPollingProblems({ pollIntervalMs, maxStalenessMs, purg
   if (!(maxStalenessMs > pollIntervalMs)) problems.push(`maxStalenessMs must be more than pollIntervalMs (got ${maxStalenessMs})`);
   if (!(Number.isInteger(purgeIntervalMs) && purgeIntervalMs >= 0)) problems.push(`purgeIntervalMs must be an integer, 0 or more (got ${purgeIntervalMs})`);
   return problems;
+}
+
+/** A row of `revoked_ids`, SQLite's or MySQL's, as the port hands it out. */
+export function toRevokedEntry(row: { kind: RevocationKind; id: string; expires_at: number }): RevokedEntry {
+  return { kind: row.kind, id: row.id, until: new Date(Number(row.expires_at)) };
 }

@@ -2,8 +2,8 @@ import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '.
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { fromSqliteError, runSqlite } from '../db/sqlite-faults.js';
 import { ConfigError } from '../errors.js';
-import type { RevocationList } from './revocation-list.js';
-import { RevocationMirror, revocationPollingProblems, type RevocationKind } from './revocation-mirror.js';
+import type { MirroredRevocationList, RevokedEntry } from './revocation-list.js';
+import { RevocationMirror, revocationPollingProblems, toRevokedEntry, type RevocationKind } from './revocation-mirror.js';
 import text from './sqlite-revocation-list.sql';
 
 const SQL = requireStatements(text, ['lastSeq', 'liveEntries', 'entriesAfter', 'dropShorter', 'insertEntry', 'purgeExpired']);
@@ -38,7 +38,7 @@ export interface SqliteRevocationListOptions {
  * process a revoke shows at once; in another process sharing the data dir, within
  * `pollIntervalMs`. A check never touches the database.
  */
-export class SqliteRevocationList implements RevocationList {
+export class SqliteRevocationList implements MirroredRevocationList {
   readonly #db: SqliteDatabase;
   readonly #statements: PreparedStatements<keyof typeof SQL>;
   readonly #pollIntervalMs: number;
@@ -100,6 +100,15 @@ export class SqliteRevocationList implements RevocationList {
 
   isRevoked(token: { sid: string; jti: string }): boolean {
     return this.#mirror.isRevoked(token, Date.now());
+  }
+
+  learn(kind: RevocationKind, id: string, until: Date): void {
+    this.#mirror.remember(kind, id, until.getTime());
+  }
+
+  async liveEntries(): Promise<RevokedEntry[]> {
+    const rows = await runSqlite(this.#db, () => this.#statements.liveEntries.all({ now: Date.now() }) as EntryRow[]);
+    return rows.map(toRevokedEntry);
   }
 
   /** Deletes the rows that have expired, and says how many. The poll runs it every `purgeIntervalMs`. */

@@ -1,5 +1,5 @@
-import type { RevocationList } from '../auth/revocation-list.js';
-import { RevocationMirror, revocationPollingProblems, type RevocationKind } from '../auth/revocation-mirror.js';
+import type { MirroredRevocationList, RevokedEntry } from '../auth/revocation-list.js';
+import { RevocationMirror, revocationPollingProblems, toRevokedEntry, type RevocationKind } from '../auth/revocation-mirror.js';
 import { ConfigError } from '../errors.js';
 import type { MysqlDatabase, MysqlQueryable } from './mysql-database.js';
 import { isMysqlError, toMysqlFault } from './mysql-errors.js';
@@ -72,7 +72,7 @@ export interface MysqlRevocationListOptions {
  * rows by `commitWindowMs` of the database's clock, so that a revoke committed after one with
  * a higher `seq` (see the .sql file) is still read.
  */
-export class MysqlRevocationList implements RevocationList {
+export class MysqlRevocationList implements MirroredRevocationList {
   readonly #db: MysqlRevocationStore;
   readonly #pollIntervalMs: number;
   readonly #purgeIntervalMs: number;
@@ -132,6 +132,14 @@ export class MysqlRevocationList implements RevocationList {
 
   isRevoked(token: { sid: string; jti: string }): boolean {
     return this.#mirror.isRevoked(token, Date.now());
+  }
+
+  learn(kind: RevocationKind, id: string, until: Date): void {
+    this.#mirror.remember(kind, id, until.getTime());
+  }
+
+  async liveEntries(): Promise<RevokedEntry[]> {
+    return (await this.#db.all<EntryRow>(SQL.liveEntries, { now: Date.now() })).map(toRevokedEntry);
   }
 
   /** Deletes the rows that have expired, in batches, and says how many. The poll runs it every `purgeIntervalMs`. */

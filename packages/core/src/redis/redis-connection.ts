@@ -162,6 +162,30 @@ export class RedisConnection {
     };
   }
 
+  /**
+   * Resolves once Redis has answered the subscriber connection after every subscription made so
+   * far, renewals after a reconnection included (a PING queued behind them), so that a reader
+   * that must not miss a message can subscribe, await this, and only then read what it catches
+   * up from. Rejects with an UnavailableError after `timeoutMs`.
+   */
+  async listening(timeoutMs = 1000): Promise<void> {
+    if (this.#closed) throw new UnavailableError('The Redis connection is closed');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`The Redis subscriber did not answer within ${timeoutMs} ms`, { retryAfterMs: 1000 })), timeoutMs);
+    });
+    // A ping still queued when the wait ends rejects later, once the connection gives it up.
+    const ping = this.#subscriberConnection().ping();
+    ping.catch(() => undefined);
+    try {
+      await Promise.race([ping, timeout]);
+    } catch (error) {
+      throw error instanceof UnavailableError ? error : new UnavailableError('The Redis subscriber does not answer', { retryAfterMs: 1000, cause: error });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** Publishes `message` on `channel`; resolves to how many subscribers (connections) got it. */
   async publish(channel: string, message: string): Promise<number> {
     return this.run((redis) => redis.publish(channel, message));
