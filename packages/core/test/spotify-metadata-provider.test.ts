@@ -1,135 +1,22 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../src/errors.js';
+import { LocalCallBudget } from '../src/metadata/local-call-budget.js';
 import {
   SpotifyMetadataProvider,
   type SpotifyMetadataProviderOptions,
 } from '../src/metadata/spotify-metadata-provider.js';
-
-const CLIENT_ID = 'test-client-id';
-const CLIENT_SECRET = 'sup3r-s3cret-value-that-must-not-leak';
-const TRACK_ID = '11dFghVXANMlKmJXsNCbNl';
-const OTHER_ID = '3n3Ppam7vgaVa1iaRUc9Lp';
-const UNKNOWN_ID = '0000000000000000000000';
-
-/** Spotify's documented track object, trimmed to what we read plus a few fields we ignore. */
-function spotifyTrack(id: string, name: string) {
-  return {
-    id,
-    name,
-    type: 'track',
-    uri: `spotify:track:${id}`,
-    duration_ms: 207959,
-    explicit: false,
-    popularity: 42,
-    artists: [
-      { id: 'a1', name: 'Cut Copy', type: 'artist' },
-      { id: 'a2', name: 'Guest Star', type: 'artist' },
-    ],
-    album: { id: 'al1', name: 'In Ghost Colours', album_type: 'album', release_date: '2008-03-15' },
-    external_ids: { isrc: 'AUUM70800060' },
-  };
-}
-
-type Responder = (req: IncomingMessage, res: ServerResponse) => void;
-
-/** A real HTTP server speaking Spotify's token and tracks endpoints. */
-class FakeSpotify {
-  readonly server: Server = createServer((req, res) => this.#handle(req, res));
-  tokenRequests = 0;
-  trackRequests = 0;
-  expiresIn = 3600;
-  tokenDelayMs = 0;
-  /** Responses to use, in order, for the next track requests before the normal behaviour. */
-  readonly trackScript: Responder[] = [];
-  tokenResponder: Responder | undefined;
-  readonly #validTokens = new Set<string>();
-  readonly #tracks = new Map([
-    [TRACK_ID, spotifyTrack(TRACK_ID, 'Hearts on Fire')],
-    [OTHER_ID, spotifyTrack(OTHER_ID, 'Lights and Music')],
-  ]);
-  readonly #held = new Set<ServerResponse>();
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async start(): Promise<void> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-  }
-
-  async close(): Promise<void> {
-    for (const res of this.#held) res.destroy();
-    this.server.closeAllConnections();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  revokeTokens(): void {
-    this.#validTokens.clear();
-  }
-
-  /** Never answers: for timeouts. */
-  hold: Responder = (_req, res) => {
-    this.#held.add(res);
-  };
-
-  #handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (req.method === 'POST' && url.pathname === '/api/token') {
-      this.tokenRequests++;
-      void this.#token(req, res);
-      return;
-    }
-    const match = /^\/v1\/tracks\/([^/]+)$/.exec(url.pathname);
-    if (req.method === 'GET' && match) {
-      this.trackRequests++;
-      const scripted = this.trackScript.shift();
-      if (scripted) return scripted(req, res);
-      const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      if (!token || !this.#validTokens.has(token)) {
-        return json(res, 401, { error: { status: 401, message: 'The access token expired' } });
-      }
-      const track = this.#tracks.get(decodeURIComponent(match[1] ?? ''));
-      if (!track) return json(res, 404, { error: { status: 404, message: 'Non existing id' } });
-      return json(res, 200, track);
-    }
-    json(res, 404, { error: { status: 404, message: 'Service not found' } });
-  }
-
-  async #token(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body = '';
-    for await (const chunk of req) body += String(chunk);
-    if (this.tokenResponder) return this.tokenResponder(req, res);
-    const expected = `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`;
-    const form = new URLSearchParams(body);
-    if (
-      req.headers.authorization !== expected ||
-      req.headers['content-type'] !== 'application/x-www-form-urlencoded' ||
-      form.get('grant_type') !== 'client_credentials'
-    ) {
-      return json(res, 400, { error: 'invalid_client', error_description: 'Invalid client' });
-    }
-    if (this.tokenDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.tokenDelayMs));
-    const token = `access-token-${this.tokenRequests}-${Math.random().toString(36).slice(2)}`;
-    this.#validTokens.add(token);
-    json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: this.expiresIn });
-  }
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
-  res.end(JSON.stringify(body));
-}
-
-function rateLimit(retryAfterSeconds: number): Responder {
-  return (_req, res) => json(res, 429, { error: { status: 429, message: 'API rate limit exceeded' } }, {
-    'retry-after': String(retryAfterSeconds),
-  });
-}
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  FakeSpotify,
+  json,
+  OTHER_ID,
+  rateLimit,
+  spotifyTrack,
+  TRACK_ID,
+  UNKNOWN_ID,
+  type Responder,
+} from './metadata/fake-spotify.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -323,6 +210,92 @@ describe('SpotifyMetadataProvider', () => {
   it('rejects an unexpected track object', async () => {
     spotify.trackScript.push((_req, res) => json(res, 200, { id: TRACK_ID, name: 'x', artists: 'nobody' }));
     expect(await rejection(provider().getTrack(TRACK_ID))).toBeInstanceOf(UnavailableError);
+  });
+
+  it('takes a token from its budget before every call, the token endpoint’s too', async () => {
+    const budget = new LocalCallBudget({ name: 'spotify', limit: 3, windowMs: 60_000, maxWaitMs: 0 });
+    const spotifyProvider = provider({ budget });
+    expect((await spotifyProvider.getTrack(TRACK_ID))?.id).toBe(TRACK_ID);
+    expect((await spotifyProvider.getTrack(OTHER_ID))?.id).toBe(OTHER_ID);
+    const error = await rejection(spotifyProvider.getTrack(TRACK_ID));
+    expect(error).toBeInstanceOf(UnavailableError);
+    // One token every 20 s, less what has refilled since.
+    expect((error as UnavailableError).retryAfterMs).toBeGreaterThan(19_000);
+    expect((error as UnavailableError).retryAfterMs).toBeLessThanOrEqual(20_000);
+    expect(spotify.requests.map((request) => request.path)).toEqual(['/api/token', `/v1/tracks/${TRACK_ID}`, `/v1/tracks/${OTHER_ID}`]);
+  });
+
+  it('a 429 pauses the budget, so that another provider sharing it stays away too', async () => {
+    const budget = new LocalCallBudget({ name: 'spotify', limit: 20, windowMs: 1000, maxWaitMs: 2000 });
+    const first = provider({ budget });
+    const second = provider({ budget });
+    spotify.trackScript.push(rateLimit(30));
+    expect(((await rejection(first.getTrack(TRACK_ID))) as UnavailableError).retryAfterMs).toBe(30_000);
+    const error = await rejection(second.getTrack(OTHER_ID));
+    expect(error).toBeInstanceOf(UnavailableError);
+    expect((error as UnavailableError).retryAfterMs).toBeGreaterThan(29_000);
+    expect(await budget.pausedForMs()).toBeGreaterThan(29_000);
+    // The second never asked, not even for a token.
+    expect(spotify.tokenRequests).toBe(1);
+    expect(spotify.trackRequests).toBe(1);
+  });
+
+  it('stops calling a Spotify that keeps failing, backs off, and probes and closes once it recovers', async () => {
+    const spotifyProvider = provider({ breaker: { failureThreshold: 3, openMs: 150, maxOpenMs: 300 } });
+    expect((await spotifyProvider.getTrack(TRACK_ID))?.id).toBe(TRACK_ID);
+    spotify.trackFailure = (_req, res) => json(res, 503, { error: { status: 503, message: 'down' } });
+    const before = spotify.trackRequests;
+    const fastFailures: number[] = [];
+    let attempts = 0;
+    const until = Date.now() + 1000;
+    while (Date.now() < until) {
+      const started = performance.now();
+      const error = await rejection(spotifyProvider.getTrack(OTHER_ID));
+      attempts += 1;
+      expect(error).toBeInstanceOf(UnavailableError);
+      if ((error as Error).message.includes('circuit open')) {
+        fastFailures.push(performance.now() - started);
+        expect((error as UnavailableError).retryAfterMs).toBeGreaterThan(0);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const reached = spotify.trackRequests - before;
+    // Three to open it, then one probe per opening: 150 ms, 300 ms, 300 ms, … over one second.
+    expect(attempts).toBeGreaterThan(40);
+    expect(reached).toBeGreaterThanOrEqual(4);
+    expect(reached).toBeLessThanOrEqual(7);
+    expect(fastFailures.length).toBe(attempts - reached);
+    expect(Math.max(...fastFailures)).toBeLessThan(20);
+    expect(spotifyProvider.breaker.state).not.toBe('closed');
+
+    spotify.trackFailure = undefined;
+    await new Promise((resolve) => setTimeout(resolve, spotifyProvider.breaker.retryAfterMs + 5));
+    expect((await spotifyProvider.getTrack(OTHER_ID))?.id).toBe(OTHER_ID);
+    expect(spotifyProvider.breaker.state).toBe('closed');
+    expect((await spotifyProvider.getTrack(TRACK_ID))?.id).toBe(TRACK_ID);
+    expect(spotify.trackRequests - before).toBe(reached + 2);
+  });
+
+  it('opens the breaker for timeouts and unreachable hosts, but not for 404, 400 or 429', async () => {
+    const spotifyProvider = provider({ breaker: { failureThreshold: 2, openMs: 10_000 } });
+    for (let i = 0; i < 4; i += 1) expect(await spotifyProvider.getTrack(UNKNOWN_ID)).toBeNull();
+    spotify.trackScript.push(rateLimit(0), rateLimit(0), rateLimit(0), rateLimit(0));
+    for (let i = 0; i < 2; i += 1) expect(await rejection(spotifyProvider.getTrack(TRACK_ID))).toBeInstanceOf(UnavailableError);
+    expect(spotifyProvider.breaker.state).toBe('closed');
+
+    const slow = provider({ timeoutMs: 100, breaker: { failureThreshold: 2, openMs: 10_000 } });
+    expect((await slow.getTrack(TRACK_ID))?.id).toBe(TRACK_ID);
+    spotify.trackScript.push(spotify.hold, spotify.hold);
+    for (let i = 0; i < 2; i += 1) expect(((await rejection(slow.getTrack(TRACK_ID))) as Error).message).toContain('did not answer');
+    const requests = spotify.requests.length;
+    const error = await rejection(slow.getTrack(TRACK_ID));
+    expect((error as Error).message).toContain('circuit open');
+    expect((error as UnavailableError).retryAfterMs).toBeGreaterThan(9000);
+    expect(spotify.requests.length).toBe(requests);
+
+    const unreachable = provider({ apiUrl: 'http://127.0.0.1:1', accountsUrl: 'http://127.0.0.1:1', breaker: { failureThreshold: 2, openMs: 10_000 } });
+    for (let i = 0; i < 2; i += 1) expect(((await rejection(unreachable.getTrack(TRACK_ID))) as Error).message).toContain('Could not reach');
+    expect(((await rejection(unreachable.getTrack(TRACK_ID))) as Error).message).toContain('circuit open');
   });
 
   it('never puts the client secret or an access token in an error', async () => {

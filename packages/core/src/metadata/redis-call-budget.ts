@@ -42,8 +42,8 @@ export class RedisCallBudget implements CallBudget {
     this.#args = [limit, windowMs, maxWaitMs];
     this.#maxWaitMs = maxWaitMs;
     // Defining a script is local to ioredis: no I/O until the first call.
-    this.#take = connection.script('callBudgetTakeToken', takeLua);
-    this.#pause = connection.script('callBudgetPause', pauseLua);
+    this.#take = connection.script('mixtapeCallBudgetTake', takeLua);
+    this.#pause = connection.script('mixtapeCallBudgetPause', pauseLua);
     this.#sleep = options.sleep ?? waitMs;
     this.#local = new LocalCallBudget({ name, limit, windowMs, maxWaitMs, sleep: this.#sleep });
   }
