@@ -151,7 +151,7 @@ describe('an event stream open when a shutdown begins', () => {
       (text) => ({ ended: true, text }),
       () => ({ ended: false, text: '' }),
     );
-    // Let it poll a few times first.
+    // Let it settle, subscribed to the job's events, first.
     await new Promise((resolve) => setTimeout(resolve, 600));
 
     const startedAt = Date.now();
@@ -160,7 +160,7 @@ describe('an event stream open when a shutdown begins', () => {
     const stream = await outcome;
     expect(stream.ended).toBe(true);
     expect(stream.text).toMatch(/^event: status\ndata: .*"status":"queued"/m);
-    // Past several poll intervals, a poll still running would have hit the closed database by now.
+    // A reload still running, or a change heard after the close, would have hit the closed database by now.
     await new Promise((resolve) => setTimeout(resolve, 800));
     const errors = server.logs.map((line) => JSON.parse(line) as { level: number; msg?: string }).filter((line) => line.level >= 50);
     expect(errors).toEqual([]);
