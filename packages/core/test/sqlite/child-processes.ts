@@ -44,7 +44,7 @@ export async function bundleChildProgram(entry: string, options: { external?: (s
     silent: true,
     dts: false,
     sourcemap: false,
-    loader: { '.sql': 'text' },
+    loader: { '.sql': 'text', '.lua': 'text' },
     // More for programs that load CommonJS packages (jsonwebtoken, prom-client), found from the cache dir.
     external: ['better-sqlite3', ...(options.external ?? [])],
     // No package.json above says "module" once inside node_modules.
