@@ -230,11 +230,17 @@ function apiPaths(rules: MixtapeValidators): Record<string, PathItem> {
         operationId: 'followDownload',
         summary: "Server-sent events of a job's progress",
         description:
-          'Event `progress` (data: `JobProgress` JSON) as bytes arrive, at most a few a second; event `status` (data: `Job` JSON) on every change. The stream ends after a final status.',
+          'Event `progress` (data: `JobProgress` JSON) as bytes arrive, at most a few a second; event `status` (data: `Job` JSON) on every change. The stream ends after a final status. Every event has an `id` derived from the job\'s state, growing with it; reconnecting with `Last-Event-ID` (to any instance) sends nothing at connect when that id is the current state, else the current `status` at once.',
         tag: 'downloads',
         auth: 'bearer',
-        parameters: [jobIdParam],
-        responses: { 200: response('The event stream', { 'text/event-stream': { schema: { type: 'string' } } }) },
+        parameters: [
+          jobIdParam,
+          { name: 'Last-Event-ID', in: 'header', description: 'The id of the last event received, when reconnecting', schema: { type: 'string' } },
+        ],
+        responses: {
+          200: response('The event stream', { 'text/event-stream': { schema: { type: 'string' } } }),
+          204: response('The `Last-Event-ID` is the job\'s final state: nothing more will come (an EventSource stops reconnecting)'),
+        },
         problems: [404],
       }),
     },
