@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteTrackCatalog } from '../../src/catalog/sqlite-track-catalog.js';
 import { TrackResolver } from '../../src/catalog/track-resolver.js';
 import { ConfigError, NotFoundError, UnavailableError } from '../../src/errors.js';
+import type { LockManager } from '../../src/locks/lock-manager.js';
+import { openSqliteLockConnection, SqliteLockManager } from '../../src/locks/sqlite-lock-manager.js';
 import type { TrackMetadataProvider } from '../../src/metadata/track-metadata-provider.js';
 import type { TrackMetadata } from '../../src/model.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
@@ -148,6 +150,50 @@ describe('TrackResolver', () => {
     provider.release();
     expect(await tracks.resolve(KNOWN.id)).toMatchObject(KNOWN);
     expect(provider.calls).toHaveLength(2);
+  });
+
+  it('shares one provider call between two instances on one data dir, through their shared locks', async () => {
+    // Two instances: each its own connections, catalog, locks and resolver, as two processes would have.
+    const lockConnections = [openSqliteLockConnection(temp.path), openSqliteLockConnection(temp.path)];
+    try {
+      const [a, b] = lockConnections.map(
+        (locks) => new TrackResolver({ catalog: new SqliteTrackCatalog(temp.connect()), provider, locks: new SqliteLockManager(locks) }),
+      );
+      provider.hold();
+      const first = Array.from({ length: 5 }, () => a!.resolve(KNOWN.id));
+      const second = Array.from({ length: 5 }, () => b!.resolve(KNOWN.id));
+      // Both have missed the catalog; one holds the lock and asks, the other waits for it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(provider.calls).toEqual([KNOWN.id]);
+      provider.release();
+      for (const track of await Promise.all([...first, ...second])) expect(track).toMatchObject({ ...KNOWN, version: 1 });
+      expect(provider.calls).toEqual([KNOWN.id]);
+      expect(temp.db.prepare('SELECT count(*) FROM tracks').pluck().get()).toBe(1);
+    } finally {
+      for (const db of lockConnections) db.close();
+    }
+  });
+
+  it('without shared locks, two instances each ask', async () => {
+    const [a, b] = [temp.connect(), temp.connect()].map((db) => new TrackResolver({ catalog: new SqliteTrackCatalog(db), provider }));
+    provider.hold();
+    const both = [a!.resolve(KNOWN.id), b!.resolve(KNOWN.id)];
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    provider.release();
+    await Promise.all(both);
+    expect(provider.calls).toEqual([KNOWN.id, KNOWN.id]);
+  });
+
+  it('asks without the lock when the lock cannot be had, rather than failing the look-up', async () => {
+    const down: LockManager = { backend: 'down', using: () => Promise.reject(new UnavailableError('lock backend down')) };
+    const tracks = new TrackResolver({ catalog, provider, locks: down });
+    expect(await tracks.resolve(KNOWN.id)).toMatchObject(KNOWN);
+    expect(provider.calls).toEqual([KNOWN.id]);
+    // A fault of the provider inside the lock is not mistaken for the lock's.
+    const held: LockManager = { backend: 'held', using: (_keys, work) => work({ signal: new AbortController().signal, fencingToken: 1 }) };
+    provider.failWith = new UnavailableError('Spotify is down');
+    await expect(new TrackResolver({ catalog, provider, locks: held }).resolve(UNKNOWN)).rejects.toThrow('Spotify is down');
+    expect(provider.calls).toEqual([KNOWN.id, UNKNOWN]);
   });
 
   it('refuses settings that are not whole numbers', () => {
