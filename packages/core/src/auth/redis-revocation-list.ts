@@ -12,6 +12,8 @@ const REFILL_CHUNK = 1000;
 const REFILL_CLAIM_MS = 30_000;
 /** Revokes kept for sharing once Redis answers again; past this, a refill from the database does it. */
 const MAX_UNSHARED = 10_000;
+/** Entries per read of the denylist: each page well within the command timeout. */
+const READ_PAGE = 1000;
 /** How long a catch-up waits for the subscriber, which reconnects on its own backoff (up to 2 s apart). */
 const SUBSCRIBE_WAIT_MS = 3000;
 /** How long `start` waits for a connection still being made before it leaves Redis to the ready event. */
@@ -258,12 +260,21 @@ export class RedisRevocationList implements RevocationList {
     }
   }
 
+  /**
+   * Pages from the latest expiry down: a revoke meanwhile can only make a page repeat an entry,
+   * and the trim of expired entries takes from the far end, so no live entry is skipped.
+   */
   async #readDenylist(): Promise<void> {
     const now = Date.now();
-    const flat = await this.#connection.run((redis) => redis.zrangebyscore(this.#key, `(${now}`, '+inf', 'WITHSCORES'));
-    for (let i = 0; i + 1 < flat.length; i += 2) {
-      const entry = parseMember(flat[i]!);
-      if (entry) this.#database.learn(entry.kind, entry.id, new Date(Number(flat[i + 1])));
+    for (let offset = 0; ; offset += READ_PAGE) {
+      const flat = await this.#connection.run((redis) =>
+        redis.zrevrangebyscore(this.#key, '+inf', `(${now}`, 'WITHSCORES', 'LIMIT', offset, READ_PAGE),
+      );
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const entry = parseMember(flat[i]!);
+        if (entry) this.#database.learn(entry.kind, entry.id, new Date(Number(flat[i + 1])));
+      }
+      if (flat.length < 2 * READ_PAGE) return;
     }
   }
 }
