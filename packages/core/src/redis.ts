@@ -8,3 +8,4 @@ export * from './locks/redis-lock-manager.js';
 export * from './ratelimit/redis-rate-limit-store.js';
 export * from './jobs/redis-job-events.js';
 export * from './metadata/redis-call-budget.js';
+export * from './auth/redis-revocation-list.js';
