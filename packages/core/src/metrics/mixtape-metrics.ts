@@ -54,6 +54,12 @@ export function createMixtapeMetrics(registry: Registry, sources: MetricSources 
       labelNames: ['policy'] as const,
       registers,
     }),
+    rateLimitFallbacks: new Counter({
+      name: 'mixtape_rate_limit_fallbacks_total',
+      help: 'Requests whose rate limit was decided without the shared store (Redis down): in-process, or let through',
+      labelNames: ['policy'] as const,
+      registers,
+    }),
     // No labels at all: a username label would leak who is being attacked and grow without bound.
     loginFailures: new Counter({
       name: 'mixtape_login_failures_total',

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { RedisStore } from 'rate-limit-redis';
 import type { RedisConnection, RedisScript } from '../redis/redis-connection.js';
 import decrementHitsLua from './decrement-hits-1.lua';
-import type { RateLimitCount, RateLimitStore, RateLimitStores } from './rate-limit-store.js';
+import type { RateLimitCount, RateLimitStore, RateLimitStoreOptions, RateLimitStores } from './rate-limit-store.js';
 import type { RateLimitPolicy } from './rate-limiter.js';
 
 /** What rate-limit-redis may get back from a command. */
@@ -26,6 +26,12 @@ export class RedisRateLimitStore extends RedisStore implements RateLimitStore {
   constructor(options: { prefix: string; sendCommand: (...args: string[]) => Promise<RedisReply>; decrementHits: RedisScript }) {
     super({ prefix: options.prefix, sendCommand: options.sendCommand });
     this.#decrementHits = options.decrementHits;
+  }
+
+  /** Takes the window; the scripts' SHA1s are computed here, with no round trip. */
+  override async init(options: RateLimitStoreOptions): Promise<void> {
+    // The library reads only windowMs of express-rate-limit's options.
+    await super.init(options as Parameters<RedisStore['init']>[0]);
   }
 
   override async get(key: string): Promise<RateLimitCount | undefined> {
@@ -68,7 +74,7 @@ export class RedisRateLimitStores implements RateLimitStores {
     });
     // Local work only (see #send), so the store is ready to count as RateLimitStores promises;
     // express-rate-limit calling init again with the same window changes nothing.
-    void store.init({ windowMs: policy.windowMs } as Parameters<RedisStore['init']>[0]);
+    store.init({ windowMs: policy.windowMs }).catch(() => undefined);
     return store;
   }
 
