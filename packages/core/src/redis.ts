@@ -4,8 +4,9 @@
 // never imports them.
 
 export * from './redis/redis-connection.js';
+export * from './redis/redis-backends.js';
 export * from './locks/redis-lock-manager.js';
-export * from './ratelimit/redis-rate-limit-store.js';
 export * from './jobs/redis-job-events.js';
+export * from './ratelimit/redis-rate-limit-store.js';
 export * from './metadata/redis-call-budget.js';
 export * from './auth/redis-revocation-list.js';

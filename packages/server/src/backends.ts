@@ -1,5 +1,7 @@
 import {
+  type CallBudget,
   ConfigError,
+  LocalCallBudget,
   DemoMetadataProvider,
   DemoTrackSource,
   HttpTrackSource,
@@ -12,6 +14,7 @@ import {
   type TrackSource,
 } from '@mixtape/core';
 import { openSqliteBackends } from '@mixtape/core/sqlite';
+import type { Logger } from './logger.js';
 
 /** What each command needs of the backends: `serve` and `worker` take the defaults. */
 export interface OpenBackendsOptions {
@@ -30,6 +33,8 @@ export interface OpenBackendsOptions {
    * database must exist (`NotFoundError`). On MySQL every session is READ ONLY.
    */
   readOnly?: boolean;
+  /** Where the Redis connection reports that it went down or came back. */
+  logger?: Logger;
 }
 
 /** The backends of one process, and what opening them found of the schema. */
@@ -52,18 +57,32 @@ export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourc
 /**
  * Builds the backends the configuration asks for: the one place where every command
  * (`serve`, `worker`, `migrate`, `reconcile`, `admin`) gets them. MySQL when
- * `MIXTAPE_MYSQL_URL` is set, else the embedded database. Redis and Elasticsearch land in
- * later releases; until then asking for them is refused rather than silently served by the
- * embedded ones. Seeds nothing: only `mixtape serve` seeds the demo.
+ * `MIXTAPE_MYSQL_URL` is set, else the embedded database; Redis in front of either when
+ * `MIXTAPE_REDIS_URL` is set. Elasticsearch lands in a later release; until then asking for it
+ * is refused rather than silently served by the embedded search. Seeds nothing: only
+ * `mixtape serve` seeds the demo.
  */
 export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<OpenedBackends> {
-  const unsupported = [
-    config.redisUrl && 'MIXTAPE_REDIS_URL: the Redis backend is not available in this version; unset it to use in-process limits and locks',
-    config.elasticsearch &&
+  if (config.elasticsearch) {
+    throw new ConfigError([
       'MIXTAPE_ELASTICSEARCH_URL: the Elasticsearch backend is not available in this version; unset it to use embedded search',
-  ].filter((p): p is string => typeof p === 'string');
-  if (unsupported.length > 0) throw new ConfigError(unsupported);
+    ]);
+  }
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, options.logger) : null;
+  try {
+    const budget = redis ? new redis.module.RedisCallBudget(redis.connection, spotifyBudget(config)) : new LocalCallBudget(spotifyBudget(config));
+    const database = await openDatabaseBackends(config, options, metadataProvider(config, budget));
+    if (!redis) return database;
+    const shared = await redis.module.openRedisBackends(database, { connection: redis.connection, rateLimitFallback: config.rateLimitFallback });
+    return { ...shared, pendingMigrations: database.pendingMigrations, appliedMigrations: database.appliedMigrations };
+  } catch (error) {
+    await redis?.connection.close();
+    throw error;
+  }
+}
 
+/** The database's backends: MySQL when configured, else SQLite. */
+async function openDatabaseBackends(config: MixtapeConfig, options: OpenBackendsOptions, metadata: TrackMetadataProvider): Promise<OpenedBackends> {
   if (config.mysql) {
     // Loaded only here, so that a process on the embedded database never loads mysql2.
     const { openMysqlBackends } = await import('@mixtape/core/mysql');
@@ -76,20 +95,39 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
       storageDir: config.storageDir,
       migrate: options.migrate ?? config.migrate,
       readOnly: options.readOnly ?? false,
-      metadata: metadataProvider(config),
+      metadata,
       source: trackSource(config),
     });
   }
-
   return openSqliteBackends({
     dataDir: config.dataDir,
     storageDir: config.storageDir,
     migrate: options.migrate ?? config.migrate,
     create: options.create ?? true,
     readOnly: options.readOnly ?? false,
-    metadata: metadataProvider(config),
+    metadata,
     source: trackSource(config),
   });
+}
+
+/**
+ * The Redis connection, loaded only when configured (ioredis is an optional dependency). It
+ * does not wait for Redis to answer: every port starts on its fallback and moves to Redis when
+ * it does. The breaker's changes are logged once each, not every reconnection attempt.
+ */
+async function connectRedis(url: string, logger: Logger | undefined) {
+  const module = await import('@mixtape/core/redis');
+  const connection = new module.RedisConnection({ url, onError: (error) => logger?.debug({ err: error }, 'redis connection error') });
+  connection.breaker.onChange((state) => {
+    if (state === 'open') logger?.warn('Redis does not answer: rate limits, locks and events use their fallbacks');
+    else logger?.info('Redis answers again');
+  });
+  await connection.waitUntilReady(1000).catch(() => logger?.warn('Redis did not answer at start: using the fallbacks until it does'));
+  return { module, connection };
+}
+
+function spotifyBudget(config: MixtapeConfig): { name: string; limit: number; windowMs: number } {
+  return { name: 'spotify', limit: config.spotifyBudget.limit, windowMs: config.spotifyBudget.windowMs };
 }
 
 /** Makes the demo tracks searchable when the demo is on. For `mixtape serve` only. Returns how many. */
@@ -101,9 +139,10 @@ export async function seedDemoIfOn(config: MixtapeConfig, backends: Pick<Mixtape
  * Spotify when configured. Otherwise the demo provider answers for the demo tracks, unless
  * `MIXTAPE_DEMO=off` says there is to be no demo at all: then no track can be resolved.
  */
-function metadataProvider(config: MixtapeConfig): TrackMetadataProvider {
+function metadataProvider(config: MixtapeConfig, budget: CallBudget): TrackMetadataProvider {
   if (config.spotify) {
     return new SpotifyMetadataProvider({
+      budget,
       clientId: config.spotify.clientId,
       clientSecret: config.spotify.clientSecret,
       apiUrl: config.spotify.apiUrl,

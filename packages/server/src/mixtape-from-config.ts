@@ -16,7 +16,7 @@ export async function mixtapeFromConfig(
     logger.warn('MIXTAPE_JWT_SECRET is not set: using a random key, so sessions end when the process stops');
   }
   // Given when the caller opened them itself, e.g. read-only for a dry run.
-  const backends = options.backends ?? (await openBackends(config, { migrate: options.migrate ?? config.migrate }));
+  const backends = options.backends ?? (await openBackends(config, { migrate: options.migrate ?? config.migrate, logger }));
   return createMixtape(
     backends,
     {
