@@ -82,8 +82,28 @@ class RedisLockTable implements LockTable {
     return (await redisCall(() => this.#renew(this.#keys(request), [owner, request.ttlMs]))) === 1;
   }
 
+  /**
+   * A release that Redis could not answer (down, paused, the breaker open) is tried again in
+   * the background until it gets through or the TTL has run out: a take that timed out may
+   * have set its keys after all, and they would otherwise bar every taker for the whole TTL
+   * once Redis is back.
+   */
   async release(request: LockRequest, owner: string): Promise<void> {
-    await redisCall(() => this.#release(this.#keys(request), [owner]));
+    const keys = this.#keys(request);
+    try {
+      await redisCall(() => this.#release(keys, [owner]));
+    } catch (error) {
+      if (error instanceof LockBackendUnavailableError) this.#releaseLater(keys, owner, performance.now() + request.ttlMs);
+      throw error;
+    }
+  }
+
+  #releaseLater(keys: string[], owner: string, until: number, pauseMs = 250): void {
+    if (performance.now() + pauseMs >= until) return;
+    const timer = setTimeout(() => {
+      this.#release(keys, [owner]).catch(() => this.#releaseLater(keys, owner, until, Math.min(pauseMs * 2, 4000)));
+    }, pauseMs);
+    timer.unref();
   }
 
   #keys(request: LockRequest): string[] {
