@@ -101,10 +101,11 @@ export class FallbackRateLimitStore implements RateLimitStore {
   /** The primary's init has not succeeded yet: it is tried again before the next count. */
   #primaryInitPending = false;
   /**
-   * Keys whose last hit was counted locally, oldest first: a refund (`decrement`) goes where
-   * the hit went, so a hit counted during an outage is not taken back from the shared count.
+   * Hits counted locally per key since its last hit in the primary, least recent key first: a
+   * refund (`decrement`) goes where its hit went, so a hit counted during an outage is not
+   * taken back from the shared count.
    */
-  readonly #countedLocally = new Set<string>();
+  readonly #localHits = new Map<string, number>();
 
   constructor(options: {
     policy: RateLimitPolicy;
@@ -142,7 +143,7 @@ export class FallbackRateLimitStore implements RateLimitStore {
     try {
       await this.#initPrimary();
       const count = await this.#primary.increment(key);
-      this.#countedLocally.delete(key);
+      this.#localHits.delete(key);
       return count;
     } catch {
       this.#fellBack();
@@ -162,7 +163,10 @@ export class FallbackRateLimitStore implements RateLimitStore {
   }
 
   async decrement(key: string): Promise<void> {
-    if (this.#countedLocally.delete(key)) {
+    const localHits = this.#localHits.get(key);
+    if (localHits !== undefined) {
+      if (localHits > 1) this.#localHits.set(key, localHits - 1);
+      else this.#localHits.delete(key);
       await quietly(() => this.#local?.decrement(key));
       return;
     }
@@ -172,7 +176,7 @@ export class FallbackRateLimitStore implements RateLimitStore {
 
   /** Forgets the key everywhere it may be counted. */
   async resetKey(key: string): Promise<void> {
-    this.#countedLocally.delete(key);
+    this.#localHits.delete(key);
     await Promise.all([quietly(() => this.#primary.resetKey(key)), quietly(() => this.#local?.resetKey(key))]);
   }
 
@@ -187,11 +191,13 @@ export class FallbackRateLimitStore implements RateLimitStore {
   }
 
   #rememberLocal(key: string): void {
-    this.#countedLocally.delete(key);
-    this.#countedLocally.add(key);
-    for (const oldest of this.#countedLocally) {
-      if (this.#countedLocally.size <= this.#maxLocalKeys) break;
-      this.#countedLocally.delete(oldest);
+    const hits = (this.#localHits.get(key) ?? 0) + 1;
+    // Moved to the end, so the keys forgotten past maxLocalKeys are the least recent.
+    this.#localHits.delete(key);
+    this.#localHits.set(key, hits);
+    for (const oldest of this.#localHits.keys()) {
+      if (this.#localHits.size <= this.#maxLocalKeys) break;
+      this.#localHits.delete(oldest);
     }
   }
 }
