@@ -217,7 +217,8 @@ describe('Redis killed under load', () => {
     );
     expect(serverErrors, JSON.stringify(serverErrors.slice(0, 5))).toEqual([]);
     expect(new Set(samples.map((s) => s.status))).toEqual(new Set([200, 429]));
-    expect(dead.length).toBeGreaterThan(LOAD_LOOPS * 10);
+    // The load went on while Redis was dead (a few requests a loop even on a busy machine).
+    expect(dead.length).toBeGreaterThan(LOAD_LOOPS * 5);
     expect(slowest(samples)).toBeLessThan(SLOWEST_MS);
     expect(readyStatuses.length).toBeGreaterThan(10);
     expect(readyStatuses).toEqual(Array(readyStatuses.length).fill(200));
