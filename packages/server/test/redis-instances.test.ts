@@ -76,7 +76,9 @@ describe('two instances sharing one Redis', () => {
       users.map((user, index) => call(`${(index % 2 === 0 ? a : b).api}/downloads`, { token: user.accessToken, body: { track: TRACK.id } })),
     );
     expect(asked.map((response) => response.status)).toEqual(Array(30).fill(202));
-    const jobs = await Promise.all(asked.map((response, index) => waitForJob(index % 2 === 0 ? a : b, users[index]!.accessToken, response.body.id, 30_000)));
+    const started = performance.now();
+    const jobs = await Promise.all(asked.map((response, index) => waitForJob(index % 2 === 0 ? a : b, users[index]!.accessToken, response.body.id, 60_000)));
+    console.log(`thirty jobs done in ${Math.round(performance.now() - started)} ms`);
     expect(jobs.map((job) => job.status)).toEqual(Array(30).fill('completed'));
     expect(spotify.trackRequests.get(TRACK.id)).toBe(1);
     expect(origin.requests.get(TRACK.id)).toBe(1);
@@ -85,22 +87,15 @@ describe('two instances sharing one Redis', () => {
     const file = await fetch(`${b.api}/library/${TRACK.id}/file`, { headers: { authorization: `Bearer ${users[1]!.accessToken}` } });
     expect(file.status).toBe(200);
     expect(sha256(Buffer.from(await file.arrayBuffer()))).toBe(sha256(TRACK_BYTES));
-  });
+  }, 90_000);
 
   it('refuses a token on one instance the moment it is logged out on the other', async () => {
     const user = await signUp(a);
     expect((await call(`${b.api}/me`, { token: user.accessToken })).status).toBe(200);
     const loggedOut = await call(`${a.api}/auth/logout`, { token: user.accessToken, body: { refreshToken: user.refreshToken } });
     expect(loggedOut.status).toBe(204);
-    // The database is polled once a second: only Redis's message can arrive this fast.
-    const started = performance.now();
-    let status = 0;
-    while (performance.now() - started < 1000) {
-      status = (await call(`${b.api}/me`, { token: user.accessToken })).status;
-      if (status === 401) break;
-    }
-    const seenAfterMs = performance.now() - started;
-    expect(status).toBe(401);
-    expect(seenAfterMs).toBeLessThan(200);
+    // The very next request: the database is polled once a second, so only Redis's message,
+    // published before the logout answered, can have reached the other instance this soon.
+    expect((await call(`${b.api}/me`, { token: user.accessToken })).status).toBe(401);
   });
 });
