@@ -47,17 +47,18 @@ export interface RedisRevocationListOptions {
  *   keeps running whether Redis is up or not). Redis being down never makes a check throw.
  * - **The denylist** is one sorted set, `<prefix>revoked`: member `<kind>:<id>`, scored with its
  *   expiry (epoch ms). Expired members are dropped by each write and skipped by each read. One
- *   key rather than one per id: a reader gets the live list with one ZRANGEBYSCORE, not a SCAN
- *   of a keyspace shared with the rate limits, and a restart or an eviction loses the marker
- *   with the entries, never one without the other.
- * - **Who reads it**: each process, at start and after every reconnection, merges the live
- *   entries into its copy. Pub/sub is at most once, so this catches up on messages published
- *   while its subscriber was away, in one round trip instead of a wait for the next database
- *   poll. Checks never read it: they would cost a round trip each, and would have to fall back
- *   to the copy anyway when Redis is down. The poll remains the safety net for the small window
- *   between the read and the subscription being renewed.
- * - **Refill**: a completed refill leaves the member `~filled` (score +inf). When a sync finds
- *   it missing (Redis restarted empty, or evicted the key), the live entries are read from the
+ *   key rather than one per id: a reader gets the live list by score ranges, not by a SCAN of
+ *   a keyspace shared with the rate limits, and a restart or an eviction loses the marker with
+ *   the entries, never one without the other.
+ * - **Who reads it**: each process, at start and after every reconnection, once its subscriber
+ *   listens again, merges the live entries into its copy. Pub/sub is at most once, so this
+ *   catches up on messages published while the subscriber was away, at once instead of at the
+ *   next database poll. Checks never read it: they would cost a round trip each, and would
+ *   have to fall back to the copy anyway when Redis is down. The poll remains the safety net
+ *   for what this misses (a subscriber that drops while the command connection stays up).
+ * - **Refill**: a completed refill leaves the member `~filled` (score +inf). When a sync (at
+ *   every reconnection, and every `syncIntervalMs`) finds it missing (Redis restarted empty, or
+ *   evicted the key), the live entries are read from the
  *   database and written back in chunks, under a claim so that one process does it while the
  *   others wait; a claim whose process died expires and is taken up by another.
  *

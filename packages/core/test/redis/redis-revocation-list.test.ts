@@ -204,6 +204,26 @@ describe('RedisRevocationList on the shared redis-server', () => {
     expect(await lists[0]!.connection.run((redis) => redis.exists(`${prefix}revoked:refill`))).toBe(0);
   });
 
+  it('refills from MySQL too, with the expiries of the record', async () => {
+    const { db, url } = await mysql.emptied(['revoked_ids']);
+    const now = Date.now();
+    const entries = [
+      ['session', 's-1', now + HOUR, now],
+      ['token', 'j-1', now + 2 * HOUR, now],
+      ['session', 's-expired', now - 1, now - HOUR],
+    ];
+    await db.run('INSERT INTO revoked_ids (kind, id, expires_at, revoked_at) VALUES @entries', { entries });
+    const pool = new MysqlDatabase(createMysqlPool(url, { poolSize: 2 }));
+    const created = processLists(new MysqlRevocationList(pool, { pollIntervalMs: SLOW_POLL_MS }), { url: sharedRedisUrl(), prefix });
+    try {
+      await created.instance.start();
+      expect(await denylist(created.connection)).toEqual({ 'session:s-1': now + HOUR, 'token:j-1': now + 2 * HOUR, '~filled': Infinity });
+    } finally {
+      await created.instance.close();
+      await pool.close();
+    }
+  });
+
   it('reports a stranger on its channel and goes on hearing revokes', async () => {
     const errors: unknown[] = [];
     const [a, b] = [await started(), await started(SLOW_POLL_MS, { onError: (error) => errors.push(error) })];
