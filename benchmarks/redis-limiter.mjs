@@ -18,10 +18,13 @@
 // sends is a round trip (one at a time, no two requests share a write), and the commands a
 // Lua script runs inside Redis are counted apart. What the server sends on its own over as
 // long an idle spell is taken off. The issue's goals: throughput at least 0.8 of the baseline,
-// at most two round trips a request.
+// at most two round trips a request. The CPU time each server process (and redis-server) spent
+// is read from /proc: on a busy machine, throughput says as much about the scheduler as about
+// the code, while CPU per request does not.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer, Socket } from 'node:net';
@@ -100,11 +103,23 @@ async function startChild(variant, redisUrl) {
   return {
     url,
     backend,
+    pid: child.pid,
     async stop() {
       child.stdin.end();
       await exited;
     },
   };
+}
+
+/** Seconds of CPU a process has used (user + system), from /proc; NaN where /proc cannot say. */
+function cpuSecondsOf(pid) {
+  try {
+    // Fields after the command name, which is in parentheses.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** A redis-server of this benchmark's own on a free port, nothing persisted. */
@@ -122,6 +137,7 @@ async function startRedis() {
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     async stop() {
       const exit = once(child, 'exit');
       child.kill('SIGKILL');
@@ -301,12 +317,15 @@ export async function redisLimiter({ quick }) {
       tokens[variant] = await signIn(server);
       await load(`${server.url}${path}`, tokens[variant], CONNECTIONS, quick ? 0.5 : 2); // warm-up: JIT, connections, scripts
     }
-    const results = Object.fromEntries(Object.keys(VARIANTS).map((variant) => [variant, { latencies: [], statuses: {}, seconds: 0 }]));
+    const results = Object.fromEntries(Object.keys(VARIANTS).map((variant) => [variant, { latencies: [], statuses: {}, seconds: 0, serverCpu: 0, redisCpu: 0 }]));
     for (let round = 0; round < rounds; round += 1) {
       const order = round % 2 === 0 ? Object.keys(VARIANTS) : Object.keys(VARIANTS).reverse();
       for (const variant of order) {
+        const cpuBefore = [cpuSecondsOf(servers[variant].pid), cpuSecondsOf(redis.pid)];
         const run = await load(`${servers[variant].url}${path}`, tokens[variant], CONNECTIONS, seconds);
         const into = results[variant];
+        into.serverCpu += cpuSecondsOf(servers[variant].pid) - cpuBefore[0];
+        if (variant === 'redis') into.redisCpu += cpuSecondsOf(redis.pid) - cpuBefore[1];
         into.latencies.push(...run.latencies);
         into.seconds += run.seconds;
         for (const [status, n] of Object.entries(run.statuses)) into.statuses[status] = (into.statuses[status] ?? 0) + n;
@@ -317,6 +336,9 @@ export async function redisLimiter({ quick }) {
     }
     const trips = await redisRoundTrips(redis, servers.redis, tokens.redis, path, roundTripRequests);
     const perSecond = (m) => m.latencies.length / m.seconds;
+    // CPU per request depends far less than throughput on what else the machine runs.
+    const cpuMs = (m) => (m.serverCpu * 1000) / m.latencies.length;
+    const cpuMsWithRedis = (m) => ((m.serverCpu + m.redisCpu) * 1000) / m.latencies.length;
     const row = (variant) => {
       const m = results[variant];
       return {
@@ -326,6 +348,8 @@ export async function redisLimiter({ quick }) {
         'p50 ms': percentile(m.latencies, 50),
         'p99 ms': percentile(m.latencies, 99),
         requests: m.latencies.length,
+        'server CPU ms/req': cpuMs(m),
+        'redis-server CPU ms/req': variant === 'redis' ? m.redisCpu * 1000 / m.latencies.length : '-',
         'Redis round trips/req': variant === 'redis' ? trips.perRequest : '-',
         'sent per req': variant === 'redis' ? trips.sent : '-',
         'run inside scripts per req': variant === 'redis' ? trips.inScripts : '-',
@@ -342,6 +366,8 @@ export async function redisLimiter({ quick }) {
         'req/s, Redis limiter / no limiter (goal ≥ 0.8)': perSecond(candidate) / perSecond(baseline),
         'req/s, Redis limiter / in-process limiter': perSecond(candidate) / perSecond(inProcess),
         'p99, Redis limiter / no limiter': percentile(candidate.latencies, 99) / percentile(baseline.latencies, 99),
+        'requests per server CPU second, Redis limiter / no limiter': cpuMs(baseline) / cpuMs(candidate),
+        'requests per CPU second of server and redis-server, Redis limiter / no limiter': cpuMs(baseline) / cpuMsWithRedis(candidate),
         'Redis round trips per request (goal ≤ 2)': trips.perRequest,
       },
     };
