@@ -60,8 +60,8 @@ export async function streamJobEvents(req: Request, res: Response, options: JobE
   let progressTimer: NodeJS.Timeout | undefined;
   try {
     let job = await load();
-    let sentId = req.get('Last-Event-ID') ?? '';
-    if (sentId === jobEventId(job) && isFinal(job)) {
+    const clientHas = req.get('Last-Event-ID') === jobEventId(job);
+    if (clientHas && isFinal(job)) {
       res.status(204).end();
       return;
     }
@@ -71,10 +71,9 @@ export async function streamJobEvents(req: Request, res: Response, options: JobE
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     const send = (event: 'status' | 'progress', current: Job, data: unknown) => {
-      sentId = jobEventId(current);
-      if (!clientGone.signal.aborted) res.write(`id: ${sentId}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      if (!clientGone.signal.aborted) res.write(`id: ${jobEventId(current)}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     };
-    if (sentId !== jobEventId(job)) send('status', job, jobResource(job));
+    if (!clientHas) send('status', job, jobResource(job));
 
     timers.push(setInterval(() => changes.notify(), safetyPollMs));
     timers.push(
