@@ -47,7 +47,7 @@ export function checkedCallBudgetOptions(options: CallBudgetOptions): Required<C
 
 /** What a take that may not wait that long throws. */
 export function budgetRefusal(name: string, waitMs: number, paused: boolean): UnavailableError {
-  const why = paused ? `${name} asked for a pause` : `the ${name} call budget is spent`;
+  const why = paused ? 'it asked for a pause' : 'its call budget is spent';
   return new UnavailableError(`Not calling ${name}: ${why}; retry in ${Math.ceil(waitMs / 1000)} s`, { retryAfterMs: waitMs });
 }
 

@@ -50,8 +50,8 @@ const DEFAULT_RETRY_AFTER_MS = 1_000;
  * Track metadata from the Spotify Web API, authenticated with the client-credentials flow.
  *
  * Every call takes a token from the call budget first, and a 429 pauses the budget for its
- * Retry-After, so that every instance sharing the budget stays away, not only this one (a
- * caller keeps calling through a ban is how a ban gets longer). Timeouts, unreachable hosts
+ * Retry-After, so that every instance sharing the budget stays away, not only this one:
+ * calling on through a ban is how a ban gets longer. Timeouts, unreachable hosts
  * and 5xx answers count against a circuit breaker: once open, look-ups fail at once, with no
  * call and no token spent, until a probe finds Spotify well again.
  */
