@@ -77,9 +77,12 @@ describe('job event streams, with no workers (jobs stay queued until cancelled)'
       const queued = await stream.next(status('queued'));
       const cancelledAt = performance.now();
       await cancel(jobId);
-      answered.push(performance.now() - cancelledAt);
+      const answeredAt = performance.now();
+      answered.push(answeredAt - cancelledAt);
       const cancelled = await stream.next(status('cancelled'));
       latencies.push(cancelled.at - cancelledAt);
+      // Heard within 100 ms of the cancel's answer (often before it), where a poll would take up to 5 s.
+      expect(cancelled.at - answeredAt).toBeLessThan(100);
       await stream.ended;
       expect(stream.events.map((event) => event.event)).toEqual(['status', 'status']);
       expect(queued.id).toMatch(/^\d+-queued-0-0$/);
@@ -89,8 +92,8 @@ describe('job event streams, with no workers (jobs stay queued until cancelled)'
     }
     const list = (values: number[]) => values.map((ms) => ms.toFixed(1)).join(', ');
     console.log(`DELETE sent → status event read: ${list(latencies)} ms (DELETE answered after ${list(answered)} ms)`);
-    // Measured from the DELETE's request, so the request's own time is included.
-    expect(Math.max(...latencies)).toBeLessThan(100);
+    // From the DELETE's request, its own time included, on a machine busy with other tests.
+    expect(Math.max(...latencies)).toBeLessThan(1000);
   });
 
   it('sends nothing at connect to a client whose Last-Event-ID is the current state, then goes on from there', async () => {
@@ -168,9 +171,12 @@ describe('job event streams, with a worker', () => {
     // 40 chunks 10 ms apart (about 0.4 s), at most four writes a second: a few events, all pushed.
     expect(progress.length).toBeGreaterThanOrEqual(2);
     expect(JSON.parse(progress.at(-1)!.data)).toEqual({ bytes: bytes.length, totalBytes: bytes.length });
-    for (const [before, after] of progress.slice(1).map((event, i) => [progress[i]!, event] as const)) {
-      expect(after.at - before.at).toBeGreaterThan(150);
+    for (const [i, after] of progress.entries()) {
+      const before = progress[i - 1];
+      if (!before) continue;
       expect(JSON.parse(after.data).bytes).toBeGreaterThan(JSON.parse(before.data).bytes);
+      // 250 ms apart when sent, less what delivery jitter takes; the last goes out with the final status, throttled or not.
+      if (i < progress.length - 1) expect(after.at - before.at).toBeGreaterThan(150);
     }
     const ids = stream.events.map((event) => event.id);
     expect(ids.every((id) => /^\d+-(running|completed)-1-\d+$/.test(id))).toBe(true);
