@@ -143,9 +143,11 @@ describe('MysqlRevocationList on MariaDB', () => {
   it('fails closed once its polls have failed for longer than maxStalenessMs, and recovers with the next good poll', async () => {
     const errors: unknown[] = [];
     const revocations = await started({ maxStalenessMs: 300, onError: (error) => errors.push(error) });
+    // Taken before the rename: staleness counts from the start of the last good poll, which
+    // may begin while a slow RENAME is still on its way.
+    const brokenAt = Date.now();
     await db.run('RENAME TABLE revoked_ids TO revoked_ids_away');
     try {
-      const brokenAt = Date.now();
       expect(revocations.isRevoked({ sid: 's-1', jti: 'j-1' })).toBe(false);
       await vi.waitFor(() => expect(() => revocations.isRevoked({ sid: 's-1', jti: 'j-1' })).toThrow(UnavailableError), {
         timeout: 3000,
