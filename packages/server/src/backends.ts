@@ -73,7 +73,11 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
     const budget = redis ? new redis.module.RedisCallBudget(redis.connection, spotifyBudget(config)) : new LocalCallBudget(spotifyBudget(config));
     const database = await openDatabaseBackends(config, options, metadataProvider(config, budget));
     if (!redis) return database;
-    const shared = await redis.module.openRedisBackends(database, { connection: redis.connection, rateLimitFallback: config.rateLimitFallback });
+    const shared = await redis.module.openRedisBackends(database, {
+      connection: redis.connection,
+      rateLimitFallback: config.rateLimitFallback,
+      onError: (error) => options.logger?.debug({ err: error }, 'redis: deferred to a fallback'),
+    });
     return { ...shared, pendingMigrations: database.pendingMigrations, appliedMigrations: database.appliedMigrations };
   } catch (error) {
     await redis?.connection.close();

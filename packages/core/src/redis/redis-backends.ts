@@ -1,5 +1,6 @@
-import type { MirroredRevocationList } from '../auth/revocation-list.js';
+import type { MirroredRevocationList, RevocationList } from '../auth/revocation-list.js';
 import { RedisRevocationList } from '../auth/redis-revocation-list.js';
+import { ConfigError } from '../errors.js';
 import { RedisJobEvents } from '../jobs/redis-job-events.js';
 import { FallbackLockManager } from '../locks/fallback-lock-manager.js';
 import { RedisLockManager } from '../locks/redis-lock-manager.js';
@@ -13,6 +14,11 @@ export interface RedisBackendsOptions {
   connection: RedisConnection;
   /** While Redis cannot answer: in-process limits (`local`, the default) or none (`open`). */
   rateLimitFallback?: 'local' | 'open';
+  /**
+   * Told of what Redis could not do and was deferred or served by a fallback (a revoke shared
+   * late, a refill retried). Each is handled; the breaker's changes say when Redis went away.
+   */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -35,11 +41,17 @@ export interface RedisBackendsOptions {
  */
 export async function openRedisBackends(backends: MixtapeBackends, options: RedisBackendsOptions): Promise<MixtapeBackends> {
   const { connection } = options;
+  const database = backends.revocations;
+  if (!isMirrored(database)) {
+    throw new ConfigError(['openRedisBackends: the database backends\' revocation list must keep a copy that Redis can feed (MirroredRevocationList)']);
+  }
   const rateLimitStores = new FallbackRateLimitStores({
     primary: new RedisRateLimitStores(connection),
     mode: options.rateLimitFallback ?? 'local',
   });
-  const revocations = new RedisRevocationList(connection, backends.revocations as MirroredRevocationList);
+  const revocations = new RedisRevocationList(connection, database, {
+    ...(options.onError ? { onError: options.onError } : {}),
+  });
   const jobEvents = new RedisJobEvents(connection);
   try {
     await revocations.start();
@@ -63,4 +75,9 @@ export async function openRedisBackends(backends: MixtapeBackends, options: Redi
       await connection.close();
     },
   };
+}
+
+function isMirrored(list: RevocationList): list is MirroredRevocationList {
+  const candidate = list as Partial<MirroredRevocationList>;
+  return typeof candidate.learn === 'function' && typeof candidate.liveEntries === 'function';
 }
