@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ConfigError, MixtapeError, NotFoundError, UnavailableError } from '../errors.js';
 import type { LockManager } from '../locks/lock-manager.js';
 import type { TrackMetadataProvider } from '../metadata/track-metadata-provider.js';
@@ -19,6 +20,12 @@ export const DEFAULT_TRACK_LOOKUP_SETTINGS: TrackLookupSettings = { notFoundTtlM
 // provider itself: the lock saves calls, it is not what keeps the catalog right.
 const LOOKUP_LOCK_TTL_MS = 10_000;
 const LOOKUP_LOCK_WAIT_MS = 5_000;
+/**
+ * Look-up locks are striped: each acquisition leaves a fencing-token row in the database, and
+ * one row per id ever asked (unknown ones included, so anyone could add rows) would grow without
+ * end. Two ids on one stripe take turns, which costs little: a look-up is one provider call.
+ */
+const LOOKUP_LOCK_STRIPES = 1024;
 
 /** A provider look-up shared by every resolve of its id that arrives while it runs. */
 interface SharedLookup {
@@ -33,7 +40,7 @@ interface SharedLookup {
  * track in the catalog (whose outbox row then brings it to the search index), an unknown id
  * for a while in this process. Concurrent resolves of one id share one provider call: within
  * this process always, and across every instance when `locks` are shared ones (the lock
- * `track-lookup:<id>`, inside which the catalog is read again before the provider is asked).
+ * `track-lookup:<stripe>`, inside which the catalog is read again before the provider is asked).
  */
 export class TrackResolver {
   readonly #catalog: TrackCatalog;
@@ -108,7 +115,7 @@ export class TrackResolver {
     let locked = false;
     try {
       return await locks.using(
-        [`track-lookup:${id}`],
+        [lookupLockKey(id)],
         async () => {
           locked = true;
           // The holder before us (another instance, maybe) may have stored it.
@@ -148,6 +155,11 @@ function waitOrGiveUp(lookup: SharedLookup, signal: AbortSignal): Promise<Catalo
     signal.addEventListener('abort', giveUp, { once: true });
     lookup.result.then(resolve, reject).finally(() => signal.removeEventListener('abort', giveUp));
   });
+}
+
+/** The lock of `id`'s stripe. */
+export function lookupLockKey(id: string): string {
+  return `track-lookup:${createHash('sha1').update(id).digest().readUInt32BE(0) % LOOKUP_LOCK_STRIPES}`;
 }
 
 function unknownTrack(id: string): NotFoundError {

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteTrackCatalog } from '../../src/catalog/sqlite-track-catalog.js';
-import { TrackResolver } from '../../src/catalog/track-resolver.js';
+import { lookupLockKey, TrackResolver } from '../../src/catalog/track-resolver.js';
 import { ConfigError, NotFoundError, UnavailableError } from '../../src/errors.js';
 import type { LockManager } from '../../src/locks/lock-manager.js';
 import { openSqliteLockConnection, SqliteLockManager } from '../../src/locks/sqlite-lock-manager.js';
@@ -199,5 +199,15 @@ describe('TrackResolver', () => {
   it('refuses settings that are not whole numbers', () => {
     expect(() => resolver({ notFoundTtlMs: -1 })).toThrow(ConfigError);
     expect(() => resolver({ notFoundCacheSize: 1.5 })).toThrow(ConfigError);
+  });
+});
+
+describe('look-up lock keys', () => {
+  it('fall on at most 1024 stripes however many ids are asked, so the fencing rows they leave stay bounded', () => {
+    const ids = Array.from({ length: 20_000 }, (_, index) => `${index}`.padStart(22, 'A'));
+    const keys = new Set(ids.map(lookupLockKey));
+    expect(keys.size).toBeLessThanOrEqual(1024);
+    expect(keys.size).toBeGreaterThan(1000);
+    expect(lookupLockKey(ids[7]!)).toBe(lookupLockKey(ids[7]!));
   });
 });
