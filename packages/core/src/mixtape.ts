@@ -165,6 +165,8 @@ export function createMixtape(
     searchBacklog: () => backends.searchOutbox.backlog(),
     ...(backends.poolStats ? { dbPool: backends.poolStats.bind(backends) } : {}),
   });
+  // Only stores with a fallback (Redis) tell of it: one count per request limited without Redis.
+  backends.rateLimitStores.onFallback?.((policy) => metrics.rateLimitFallbacks.inc({ policy }));
   const locks = observeLockWaits(backends.locks, (seconds, backend) => metrics.lockWait.observe({ backend }, seconds));
   const { library: libraryStore, index, blobs } = backends;
   const jobEvents = backends.jobEvents ?? new InProcessJobEvents();

@@ -50,9 +50,6 @@ export function createApp(options: AppOptions): Express {
     },
     shutdown: options.shutdown,
   };
-  // Only stores with a fallback (Redis) tell of it: one count per request decided without Redis.
-  mixtape.backends.rateLimitStores.onFallback?.((policy) => mixtape.metrics.rateLimitFallbacks.inc({ policy }));
-
   app.use(requestId);
   app.use(observeRequests(mixtape.metrics, logger));
   // Probes and scrapes must answer whatever a client has spent, so only the API is limited.
