@@ -131,6 +131,8 @@ export interface Mixtape {
   resolver: TrackResolver;
   /** Published after every change of a job made through these services; event streams subscribe. */
   jobEvents: JobEvents;
+  /** The job queue, publishing each change to `jobEvents`: what anything that writes jobs must use. */
+  queue: JobQueue;
   downloads: DownloadService;
   library: LibraryService;
   workers: DownloadWorkers;
@@ -269,6 +271,7 @@ export function createMixtape(
     metrics,
     resolver,
     jobEvents,
+    queue,
     workers,
     auth: new AuthService({
       users: backends.users,

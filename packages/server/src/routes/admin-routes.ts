@@ -28,7 +28,8 @@ export function adminRoutes({ mixtape }: RouteContext): Router {
   const router = Router();
   const listQuery = listQuerySchema(mixtape.validators);
   const jobParams = jobParamsSchema(mixtape.validators);
-  const { queue } = mixtape.backends;
+  // The publishing queue, so that a retried job's followers hear of it.
+  const { queue } = mixtape;
   const admin = [authenticate(mixtape.auth), requireAdmin(mixtape.roles)];
 
   router.get('/admin/jobs', ...admin, async (req, res) => {
