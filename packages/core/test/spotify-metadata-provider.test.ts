@@ -17,15 +17,7 @@ import {
   UNKNOWN_ID,
   type Responder,
 } from './metadata/fake-spotify.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejection } from './support/rejection.js';
 
 describe('SpotifyMetadataProvider', () => {
   let spotify: FakeSpotify;

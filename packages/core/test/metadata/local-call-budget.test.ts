@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError } from '../../src/errors.js';
 import { LocalCallBudget } from '../../src/metadata/local-call-budget.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejection } from '../support/rejection.js';
 
 /** A budget on a fake clock whose sleeps move the clock and are recorded. */
 function fakeBudget(options: { limit?: number; windowMs?: number; maxWaitMs?: number } = {}) {

@@ -1,20 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.js';
 import { RedisCallBudget } from '../../src/metadata/redis-call-budget.js';
 import { SpotifyMetadataProvider } from '../../src/metadata/spotify-metadata-provider.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
 import { CLIENT_ID, CLIENT_SECRET, FakeSpotify, OTHER_ID, rateLimit, TRACK_ID } from '../metadata/fake-spotify.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
+import { rejection } from '../support/rejection.js';
 
 /** How many of `takes` succeed (each at once: a budget with maxWaitMs 0 never waits). */
 async function successes(takes: Promise<void>[]): Promise<number> {
@@ -100,15 +92,11 @@ describe('RedisCallBudget on the shared redis-server', () => {
 });
 
 describe('RedisCallBudget while its redis-server dies', () => {
-  let server: RedisTestServer;
+  const server = ownRedisServer();
   let connection: RedisConnection;
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
   afterAll(async () => {
     await connection?.close();
-    await server.stop();
   });
 
   it('falls back to a bucket of the same limit in this process, fast, and shares again once Redis is back', async () => {

@@ -1,18 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { UnavailableError } from '../../src/errors.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 
 describe('RedisConnection against a redis-server that dies', () => {
-  let server: RedisTestServer;
+  const server = ownRedisServer();
   let connection: RedisConnection;
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   afterEach(async () => {
     await connection?.close();
   });

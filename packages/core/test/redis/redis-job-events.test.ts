@@ -1,7 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { RedisJobEvents } from '../../src/jobs/redis-job-events.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -110,13 +110,7 @@ describe('RedisJobEvents between two instances', () => {
 });
 
 describe('RedisJobEvents when Redis dies', () => {
-  let server: RedisTestServer;
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = ownRedisServer();
 
   it('publishes without throwing or waiting while Redis is down, still tells its own process, and has followers look again once it is back', async () => {
     const prefix = uniqueRedisPrefix();

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SqliteDatabase } from '../../src/db/sqlite-database.js';
 import { setSqliteBusyPolicy } from '../../src/db/sqlite-faults.js';
 import { FallbackLockManager, LockBackendUnavailableError } from '../../src/locks/fallback-lock-manager.js';
@@ -12,7 +12,7 @@ import { describeLockManager } from '../contracts/lock-manager.contract.js';
 import { perFileDatabase } from '../mysql/per-file-database.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
 import { holdWriteLock } from '../sqlite/write-lock-holder.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
 
 async function connect(url: string, options: { breaker?: { failureThreshold: number; openMs: number; maxOpenMs: number } } = {}): Promise<RedisConnection> {
@@ -64,7 +64,8 @@ describeLockManager(
 );
 
 describe('RedisLockManager on a redis-server of its own', () => {
-  let server: RedisTestServer;
+  // Restarted before each test: a test that killed it leaves it down.
+  const server = ownRedisServer({ restartBeforeEach: true });
   let temp: TempSqlite;
   let fencing: SqliteFencingTokens;
   const opened: Array<RedisConnection | SqliteDatabase> = [];
@@ -79,15 +80,7 @@ describe('RedisLockManager on a redis-server of its own', () => {
     return db;
   };
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   beforeEach(async () => {
-    // A test that killed it leaves it down.
-    await server.restart();
     temp = openTempSqlite();
     fencing = new SqliteFencingTokens(temp.db);
   });

@@ -8,7 +8,7 @@ import { RateLimiter, type RateLimitPolicy } from '../../src/ratelimit/rate-limi
 import { RedisRateLimitStores } from '../../src/ratelimit/redis-rate-limit-store.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
 import { describeRateLimitStore } from '../contracts/rate-limiter.contract.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
 
 /** A policy named after the contract's prefix, so each test's keys stay apart. */
@@ -170,21 +170,14 @@ async function eventually<T>(attempt: () => Promise<T | undefined>, timeoutMs = 
 }
 
 describe('Redis rate limits against a redis-server that dies', () => {
-  let server: RedisTestServer;
+  // Every test starts from a live, empty server.
+  const server = ownRedisServer({ restartBeforeEach: true });
   const connections: RedisConnection[] = [];
   const closers: Array<() => Promise<void>> = [];
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   afterEach(async () => {
     for (const close of closers.splice(0)) await close();
     for (const connection of connections.splice(0)) await connection.close();
-    // Every test starts from a live, empty server.
-    await server.restart();
   });
 
   /** A connection whose breaker probes again soon, so recovery is quick to see. */

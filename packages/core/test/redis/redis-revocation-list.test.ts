@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisRevocationList, type RedisRevocationListOptions } from '../../src/auth/redis-revocation-list.js';
 import type { MirroredRevocationList } from '../../src/auth/revocation-list.js';
 import { SqliteRevocationList } from '../../src/auth/sqlite-revocation-list.js';
@@ -10,7 +10,7 @@ import { RedisConnection, type RedisConnectionOptions } from '../../src/redis/re
 import { describeRevocationList, type RevocationListInstance } from '../contracts/revocation-list.contract.js';
 import { perFileDatabase } from '../mysql/per-file-database.js';
 import { openTempSqlite, type TempSqlite } from '../sqlite/temp-sqlite.js';
-import { startRedisServer, type RedisTestServer } from './redis-test-server.js';
+import { ownRedisServer } from './own-redis-server.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
 
 /** A database poll so slow that only Redis can deliver a revoke within a test's wait. */
@@ -249,7 +249,8 @@ describe('RedisRevocationList on the shared redis-server', () => {
 });
 
 describe('RedisRevocationList against a redis-server that dies', () => {
-  let server: RedisTestServer;
+  // Empty again, and up, before each test, whatever the last test left.
+  const server = ownRedisServer({ restartBeforeEach: true });
   let temp: TempSqlite;
   const processes: ProcessLists[] = [];
 
@@ -264,15 +265,7 @@ describe('RedisRevocationList against a redis-server that dies', () => {
     return created;
   }
 
-  beforeAll(async () => {
-    server = await startRedisServer();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
   beforeEach(async () => {
-    // Empty again, and up, whatever the last test left.
-    await server.restart();
     temp = openTempSqlite();
   });
   afterEach(async () => {

@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, UnavailableError } from '../../src/errors.js';
 import { CircuitBreaker, type CircuitState } from '../../src/resilience/circuit-breaker.js';
+import { rejection } from '../support/rejection.js';
 
 const boom = () => Promise.reject(new Error('boom'));
 const ok = () => Promise.resolve('ok');
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('CircuitBreaker', () => {
   const setup = (options: { failureThreshold?: number; openMs?: number; maxOpenMs?: number } = {}) => {
