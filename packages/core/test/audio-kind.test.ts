@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { audioContentType } from '../src/downloads/audio-kind.js';
 import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, PasswordHasher, type Mixtape } from '../src/index.js';
 import { openSqliteBackends } from '../src/sqlite.js';
+import { startOrigin, type TestOrigin } from './support/origin.js';
 
 const bytes = (...parts: Array<string | number[]>) =>
   Buffer.concat(parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'latin1') : Buffer.from(part))));
@@ -57,21 +56,18 @@ describe('the stored content type of a download', () => {
     [htmlTrack.id, { body: bytes('<html><script>alert(1)</script></html>'), contentType: 'audio/mpeg' }],
     [mpegTrack.id, { body: bytes('ID3', [4, 0, 0, 0, 0, 0, 0], randomBytes(4000).toString('latin1')), contentType: 'application/x-whatever' }],
   ]);
-  let origin: Server;
+  let origin: TestOrigin | undefined;
   let dataDir: string;
   let mixtape: Mixtape;
 
   beforeAll(async () => {
-    origin = createServer((req, res) => {
+    origin = await startOrigin((req, res) => {
       const plan = plans.get(decodeURIComponent(req.url?.split('/').pop() ?? ''));
       if (!plan) return void res.writeHead(404).end();
       res.writeHead(200, { 'content-type': plan.contentType, 'content-length': plan.body.length }).end(plan.body);
     });
-    origin.listen(0, '127.0.0.1');
-    await new Promise((resolve) => origin.once('listening', resolve));
-    const template = `http://127.0.0.1:${(origin.address() as AddressInfo).port}/audio/{id}`;
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-audio-kind-'));
-    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: template }) });
+    const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
     mixtape = createMixtape(backends, {
       keyring: JwtKeyring.ephemeral(),
       hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
@@ -88,7 +84,7 @@ describe('the stored content type of a download', () => {
 
   afterAll(async () => {
     await mixtape?.close();
-    await new Promise((resolve) => origin?.close(resolve));
+    await origin?.stop();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 

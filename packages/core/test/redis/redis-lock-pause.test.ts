@@ -1,7 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,6 +9,7 @@ import { RedisConnection } from '../../src/redis/redis-connection.js';
 import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
 import { bundleChildProgram, type ChildProgram } from '../sqlite/child-processes.js';
 import { startChild, type LiveChild } from '../sqlite/live-child.js';
+import { startOrigin, type TestOrigin } from '../support/origin.js';
 import { sharedRedisUrl, uniqueRedisPrefix } from './shared-redis.js';
 
 const track = DEMO_TRACKS[0]!;
@@ -39,11 +38,11 @@ class SlowOrigin {
   readonly body = mp3(CHUNKS * CHUNK);
   /** Bytes sent, per request. */
   readonly sent: number[] = [];
-  #server!: Server;
+  #origin!: TestOrigin;
   url = '';
 
   async start(): Promise<void> {
-    this.#server = createServer((_req, res) => {
+    this.#origin = await startOrigin((_req, res) => {
       const request = this.sent.push(0) - 1;
       const bytes = request === 0 ? this.stale : this.body;
       res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': bytes.length });
@@ -57,14 +56,11 @@ class SlowOrigin {
       };
       next();
     });
-    this.#server.listen(0, '127.0.0.1');
-    await new Promise((resolve) => this.#server.once('listening', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/audio/{id}`;
+    this.url = this.#origin.url;
   }
 
   stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return this.#origin.stop();
   }
 }
 

@@ -16,14 +16,13 @@
  * download for the user and prints `{"job": id}`; on `exit` it closes and exits.
  */
 import { createInterface } from 'node:readline';
-import { JwtKeyring } from '../../src/auth/jwt-keyring.js';
-import { PasswordHasher } from '../../src/auth/password-hasher.js';
 import { openSqliteBackends } from '../../src/embedded/sqlite-backends.js';
 import type { LockManager } from '../../src/locks/lock-manager.js';
 import { RedisLockManager } from '../../src/locks/redis-lock-manager.js';
 import { createMixtape } from '../../src/mixtape.js';
 import { RedisConnection } from '../../src/redis/redis-connection.js';
 import { HttpTrackSource } from '../../src/sources/http-track-source.js';
+import { processSettings } from '../support/process-settings.js';
 
 const [dataDir, urlTemplate, redisUrl, prefix, userId, trackId, leaseMs, pauseAt] = process.argv.slice(2) as [string, string, string, string, string, string, string, string?];
 let pauseAtContentLock = pauseAt === 'pause-at-content-lock';
@@ -100,15 +99,7 @@ async function main(): Promise<void> {
   const mixtape = createMixtape(
     backends,
     {
-      keyring: JwtKeyring.ephemeral(),
-      hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
-      quotaBytes: 100 * 1024 ** 2,
-      maxTrackBytes: 50 * 1024 ** 2,
-      maxAttempts: 3,
-      retryBaseMs: 50,
-      jobLeaseMs: Number(leaseMs),
-      workers: 1,
-      workerPollIntervalMs: 50,
+      ...processSettings(Number(leaseMs)),
       shutdownGraceMs: 100,
       // A paused process's hold on a chore must not outlast the test.
       housekeeping: { leaseTtlMs: 2000 },

@@ -1,7 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -18,6 +16,7 @@ import {
   type Mixtape,
   type TrackCatalog,
 } from '../../src/index.js';
+import { startOrigin, type TestOrigin } from '../support/origin.js';
 import type { OpenServiceBackends, ServiceBackends } from './service-backends.js';
 
 const [first, second] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0], (typeof DEMO_TRACKS)[0]];
@@ -25,21 +24,18 @@ const [first, second] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0], (typeof DEMO_TR
 /** An origin that serves the same bytes for every track: two releases of one recording. */
 class SameBytesOrigin {
   readonly body = randomBytes(64 * 1024);
-  #server!: Server;
+  #origin!: TestOrigin;
   url = '';
 
   async start(): Promise<void> {
-    this.#server = createServer((_req, res) => {
+    this.#origin = await startOrigin((_req, res) => {
       res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': this.body.length }).end(this.body);
     });
-    this.#server.listen(0, '127.0.0.1');
-    await new Promise((resolve) => this.#server.once('listening', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/audio/{id}`;
+    this.url = this.#origin.url;
   }
 
   stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return this.#origin.stop();
   }
 }
 

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createMixtape, DEMO_TRACKS, HttpTrackSource, JwtKeyring, PasswordHasher, type Mixtape } from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, HttpTrackSource, type Mixtape } from '../../src/index.js';
 import { openSqliteBackends } from '../../src/sqlite.js';
 import { bundleChildProgram, type ChildProgram } from '../sqlite/child-processes.js';
 import { startChild, type LiveChild } from '../sqlite/live-child.js';
+import { startOrigin, type TestOrigin } from '../support/origin.js';
+import { processSettings } from '../support/process-settings.js';
 
 const track = DEMO_TRACKS[0]!;
 const CHUNK = 32 * 1024;
@@ -22,11 +22,11 @@ class SlowOrigin {
   readonly body = randomBytes(16 * CHUNK);
   hits = 0;
   stall = false;
-  #server!: Server;
+  #origin!: TestOrigin;
   url = '';
 
   async start(): Promise<void> {
-    this.#server = createServer((req, res) => {
+    this.#origin = await startOrigin((_req, res) => {
       this.hits += 1;
       res.writeHead(200, { 'content-type': 'audio/mpeg', 'content-length': this.body.length });
       let sent = 0;
@@ -40,14 +40,11 @@ class SlowOrigin {
       };
       next();
     });
-    this.#server.listen(0, '127.0.0.1');
-    await new Promise((resolve) => this.#server.once('listening', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}/audio/{id}`;
+    this.url = this.#origin.url;
   }
 
   stop(): Promise<void> {
-    this.#server.closeAllConnections();
-    return new Promise((resolve) => this.#server.close(() => resolve()));
+    return this.#origin.stop();
   }
 }
 
@@ -132,18 +129,7 @@ describe('processes sharing one data dir', () => {
 
     // Another process on the data dir takes the job back once its lease runs out, and runs it.
     const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate: origin.url }) });
-    mixtape = createMixtape(backends, {
-      keyring: JwtKeyring.ephemeral(),
-      hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
-      quotaBytes: 100 * 1024 ** 2,
-      maxTrackBytes: 50 * 1024 ** 2,
-      maxAttempts: 3,
-      retryBaseMs: 50,
-      jobLeaseMs: 1000,
-      workers: 1,
-      workerPollIntervalMs: 50,
-      shutdownGraceMs: 100,
-    });
+    mixtape = createMixtape(backends, { ...processSettings(1000), shutdownGraceMs: 100 });
     mixtape.start();
     await until(() => origin.hits === 2, 'the job runs again');
     await until(() => readdirSync(tmp).some((name) => !leftovers.includes(name)), 'the new attempt writes its temp file');

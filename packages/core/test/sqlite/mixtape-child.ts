@@ -4,28 +4,17 @@
  * <lease ms>`. It asks for the track's download with one in-process worker, prints
  * `{"job": id}`, then `{"status": final status}` once the job ends, and exits.
  */
-import { JwtKeyring } from '../../src/auth/jwt-keyring.js';
-import { PasswordHasher } from '../../src/auth/password-hasher.js';
 import { openSqliteBackends } from '../../src/embedded/sqlite-backends.js';
 import { createMixtape } from '../../src/mixtape.js';
 import { HttpTrackSource } from '../../src/sources/http-track-source.js';
+import { processSettings } from '../support/process-settings.js';
 
 const [dataDir, urlTemplate, userId, trackId, leaseMs] = process.argv.slice(2) as [string, string, string, string, string];
 const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value)}\n`);
 
 async function main(): Promise<void> {
   const backends = await openSqliteBackends({ dataDir, source: new HttpTrackSource({ urlTemplate }) });
-  const mixtape = createMixtape(backends, {
-    keyring: JwtKeyring.ephemeral(),
-    hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
-    quotaBytes: 100 * 1024 ** 2,
-    maxTrackBytes: 50 * 1024 ** 2,
-    maxAttempts: 3,
-    retryBaseMs: 50,
-    jobLeaseMs: Number(leaseMs),
-    workers: 1,
-    workerPollIntervalMs: 50,
-  });
+  const mixtape = createMixtape(backends, processSettings(Number(leaseMs)));
   mixtape.start();
   const job = await mixtape.downloads.request(userId, trackId);
   print({ job: job.id });
