@@ -182,7 +182,10 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const problem = problemFor(error);
-    if (problem.status >= 500) logger.error({ err: error, ...context }, 'request failed');
+    // A dependency that is down answers a 503 by design, to every request until it is back:
+    // a warning each, not an error, so that real faults still stand out in the error log.
+    if (problem.status === 503) logger.warn({ err: error, ...context }, 'request refused: a dependency is unavailable');
+    else if (problem.status >= 500) logger.error({ err: error, ...context }, 'request failed');
     // Headers gone means the body was under way: only cutting the connection tells the client.
     if (res.headersSent || res.destroyed) {
       res.destroy();
