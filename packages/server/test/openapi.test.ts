@@ -7,10 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createMixtape,
   DEFAULT_MIXTAPE_VALIDATORS,
-  JwtKeyring,
   loginRules,
   parseConfig,
-  PasswordHasher,
   type IntegerRule,
   type Mixtape,
   type MixtapeValidators,
@@ -18,6 +16,7 @@ import {
 } from '@mixtape/core';
 import { openSqliteBackends } from '@mixtape/core/sqlite';
 import { createApp, createLogger, documentedOperations, openApiDocument, openApiDocumentFor } from '@mixtape/server';
+import { apiOnlySettings } from './support/mixtape-settings.js';
 import { call, startTestServer, type TestServer } from './support/test-server.js';
 
 /**
@@ -232,17 +231,7 @@ describe('OpenAPI document and validators', () => {
 
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'mixtape-openapi-'));
-      mixtape = createMixtape(await openSqliteBackends({ dataDir }), {
-        keyring: JwtKeyring.ephemeral(),
-        hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
-        quotaBytes: 1024 ** 2,
-        maxTrackBytes: 1024 ** 2,
-        maxAttempts: 3,
-        retryBaseMs: 50,
-        jobLeaseMs: 30_000,
-        workers: 0,
-        validators: rules,
-      });
+      mixtape = createMixtape(await openSqliteBackends({ dataDir }), { ...apiOnlySettings(), validators: rules });
       const listener = appOf({ mixtape }).listen(0, '127.0.0.1');
       await new Promise((resolve) => listener.once('listening', resolve));
       api = `http://127.0.0.1:${(listener.address() as AddressInfo).port}/api/v1`;

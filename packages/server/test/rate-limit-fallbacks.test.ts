@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMixtape, FallbackRateLimitStores, JwtKeyring, parseConfig, PasswordHasher, type Mixtape } from '@mixtape/core';
+import { createMixtape, FallbackRateLimitStores, parseConfig, type Mixtape } from '@mixtape/core';
 import { RedisConnection, RedisRateLimitStores } from '@mixtape/core/redis';
 import { openSqliteBackends } from '@mixtape/core/sqlite';
 import { createApp, createLogger } from '@mixtape/server';
 import { startRedisServer, type RedisTestServer } from '../../core/test/redis/redis-test-server.js';
 import { metricValue } from './support/http-expectations.js';
+import { apiOnlySettings } from './support/mixtape-settings.js';
 import { call } from './support/test-server.js';
 
 /**
@@ -30,19 +31,7 @@ describe('rate limits while Redis is dead, through the app', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mixtape-rl-fallback-'));
     const backends = await openSqliteBackends({ dataDir });
     const rateLimitStores = new FallbackRateLimitStores({ primary: new RedisRateLimitStores(connection), mode: 'local' });
-    mixtape = createMixtape(
-      { ...backends, rateLimitStores },
-      {
-        keyring: JwtKeyring.ephemeral(),
-        hasher: new PasswordHasher({ N: 1024, r: 8, p: 1 }),
-        quotaBytes: 1024 ** 2,
-        maxTrackBytes: 1024 ** 2,
-        maxAttempts: 3,
-        retryBaseMs: 50,
-        jobLeaseMs: 30_000,
-        workers: 0,
-      },
-    );
+    mixtape = createMixtape({ ...backends, rateLimitStores }, apiOnlySettings());
     const app = createApp({
       mixtape,
       policies: parseConfig({ MIXTAPE_RATE_LIMITS: 'global=3/1m' }).rateLimits,
