@@ -121,13 +121,48 @@ async function openDatabaseBackends(config: MixtapeConfig, options: OpenBackends
  */
 async function connectRedis(url: string, logger: Logger | undefined) {
   const module = await import('@mixtape/core/redis');
-  const connection = new module.RedisConnection({ url, onError: (error) => logger?.debug({ err: error }, 'redis connection error') });
+  // Each kind of refusal is warned of once per process, not at every reconnection of either connection.
+  const warned = new Set<string>();
+  const onError = (error: Error) => {
+    const refusal = redisRefusal(error);
+    if (refusal && !warned.has(refusal.kind)) {
+      warned.add(refusal.kind);
+      logger?.warn({ reply: refusal.kind }, `MIXTAPE_REDIS_URL: Redis refuses the connection (${refusal.kind}): ${refusal.meaning}`);
+    }
+    logger?.debug({ err: withoutArguments(error) }, 'redis connection error');
+  };
+  const connection = new module.RedisConnection({ url, onError });
   connection.breaker.onChange((state) => {
     if (state === 'open') logger?.warn('Redis does not answer: rate limits, locks and events use their fallbacks');
     else logger?.info('Redis answers again');
   });
   await connection.waitUntilReady(1000).catch(() => logger?.warn('Redis did not answer at start: using the fallbacks until it does'));
   return { module, connection };
+}
+
+/**
+ * Replies that say the configuration is wrong, not that Redis is down: retrying will not help, so
+ * the operator is told at warn level. Redis's own wording never holds the password.
+ */
+function redisRefusal(error: Error): { kind: string; meaning: string } | null {
+  const command = (error as { command?: { name?: string } }).command?.name;
+  if (/^NOAUTH\b/.test(error.message)) return { kind: 'NOAUTH', meaning: 'it wants a password, and the URL gives none' };
+  if (/^WRONGPASS\b|^ERR invalid password/.test(error.message)) return { kind: 'WRONGPASS', meaning: 'the user name or password in the URL is wrong' };
+  if (/^NOPERM\b/.test(error.message)) return { kind: 'NOPERM', meaning: 'the user of the URL lacks a permission Mixtape needs' };
+  if (/DB index is out of range/.test(error.message) || (command === 'select' && /out of range/.test(error.message))) {
+    return { kind: 'SELECT', meaning: 'it has no database of the number in the URL' };
+  }
+  return null;
+}
+
+/** ioredis puts the failed command's arguments on a reply error: AUTH's are the user name and password. */
+function withoutArguments(error: Error): Error {
+  const command = (error as { command?: { name?: string; args?: unknown } }).command;
+  if (!command?.args) return error;
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as Error, error, { command: { name: command.name } });
+  copy.message = error.message;
+  copy.stack = error.stack;
+  return copy;
 }
 
 function spotifyBudget(config: MixtapeConfig): { name: string; limit: number; windowMs: number } {

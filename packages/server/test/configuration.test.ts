@@ -58,6 +58,21 @@ describe('configuration the server refuses at start, with exit 78', () => {
     }
   });
 
+  it('a MIXTAPE_REDIS_URL that ioredis would choke on, one line naming it, never a crash (70 or 1) nor the password', () => {
+    for (const url of [
+      'redis://:secretpass@127.0.0.1:99999',
+      'redis://:secret%zzpass@127.0.0.1:1',
+      'redis://:secretpass@127.0.0.1:16391/abc',
+      'redis://:secretpass@127.0.0.1:16391/99',
+      'redis://:secretpass@127.0.0.1:16391/0?enableOfflineQueue=true',
+    ]) {
+      const run = serve({ MIXTAPE_REDIS_URL: url, MIXTAPE_JWT_SECRET: SECRET });
+      const lines = expectRefused(run, /^MIXTAPE_REDIS_URL: /);
+      expect(lines, url).toHaveLength(1);
+      expect(run.stderr + run.stdout, url).not.toContain('secret');
+    }
+  });
+
   it('every problem at once, one line each, never echoing a secret', () => {
     const lines = expectRefused(
       serve({ MIXTAPE_PROT: '1', MIXTAPE_DEMO: 'sometimes', MIXTAPE_REDIS_URL: 'redis://:hunter2hunter2@127.0.0.1:6379' }),

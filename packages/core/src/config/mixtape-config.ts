@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { ConfigError } from '../errors.js';
 import { parseRate, parseRateLimitPolicies, type RateLimitPolicies } from './rate-limit-policies.js';
 import { mysqlUrlProblem } from './mysql-url.js';
+import { redisUrlProblem } from './redis-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { unknownVariableProblems } from './variable-names.js';
 
@@ -80,7 +81,10 @@ const schema = Joi.object({
   MIXTAPE_MYSQL_POOL_SIZE: integer(1, 1000).default(10),
   MIXTAPE_MYSQL_QUEUE_LIMIT: integer(0, 100_000).default(100),
   MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS: integer(1, 600_000).default(2000),
-  MIXTAPE_REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  MIXTAPE_REDIS_URL: Joi.string().custom((url: string, helpers) => {
+    const problem = redisUrlProblem(url);
+    return problem ? helpers.message({ custom: `{{#label}} ${problem.replace(/[{}]/g, (brace) => `\\${brace}`)}` }) : url;
+  }),
   MIXTAPE_ELASTICSEARCH_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   MIXTAPE_ELASTICSEARCH_INDEX: Joi.string()
     .pattern(/^[a-z0-9][a-z0-9_.-]{0,99}$/)

@@ -21,9 +21,10 @@ export interface RedisTestServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(): Promise<RedisTestServer> {
+/** `args` are added to redis-server's command line, e.g. `['--requirepass', '…']`, and kept across restarts. */
+export async function startRedisServer(args: readonly string[] = []): Promise<RedisTestServer> {
   const port = await freePort();
-  let child = await launch(port);
+  let child = await launch(port, args);
   const server: RedisTestServer = {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -32,7 +33,7 @@ export async function startRedisServer(): Promise<RedisTestServer> {
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await ended(child, 'SIGKILL');
-      child = await launch(port);
+      child = await launch(port, args);
     },
     pause() {
       child.kill('SIGSTOP');
@@ -48,10 +49,10 @@ export async function startRedisServer(): Promise<RedisTestServer> {
   return server;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   // Ready once it accepts a connection: the log line's wording differs between versions.

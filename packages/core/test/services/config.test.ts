@@ -273,4 +273,45 @@ describe('parseConfig', () => {
     const ok = parseConfig({ MIXTAPE_MYSQL_URL: 'mysql://app:p%40ss@db:3306/mixtape?ssl={"rejectUnauthorized":true}', MIXTAPE_JWT_SECRET: STRONG });
     expect(ok.mysql?.url).toContain('/mixtape');
   });
+
+  it('refuses a MIXTAPE_REDIS_URL that ioredis would choke on, one line naming the variable and never echoing the password', () => {
+    for (const [url, wording] of [
+      ['redis://:secretpass@127.0.0.1:99999', /port outside 1–65535/],
+      ['redis://:secretpass@127.0.0.1:0', /port outside 1–65535/],
+      ['redis://:secret%zzpass@127.0.0.1:1', /password that is not percent-encoded/],
+      ['redis://secret%zzpass:x@127.0.0.1:1', /user name that is not percent-encoded/],
+      ['redis://:secretpass@127.0.0.1:16391/abc', /database number from 0 to 15 \(Redis's default number of databases\)/],
+      ['redis://:secretpass@127.0.0.1:16391/99', /database number from 0 to 15/],
+      ['redis://:secretpass@127.0.0.1:16391/16', /database number from 0 to 15/],
+      ['redis://:secretpass@127.0.0.1:16391/-1', /database number from 0 to 15/],
+      ['redis://:secretpass@127.0.0.1:16391/01', /database number from 0 to 15/],
+      ['redis://:secretpass@127.0.0.1:16391/1/2', /database number from 0 to 15/],
+      ['redis://:secretpass@127.0.0.1:6379/0?enableOfflineQueue=true', /query string/],
+      ['redis://:secretpass@127.0.0.1:6379/0#frag', /fragment/],
+      ['redis://:secret#pass@127.0.0.1:6379', /must be a URL/],
+      ['redis:///0', /must name a host/],
+      ['redis://:secretpass@h%zz:6379', /must name a host/],
+      ['REDIS://:secretpass@127.0.0.1:6379', /must start with redis:\/\/ or rediss:\/\//],
+      ['http://:secretpass@127.0.0.1:6379', /must start with redis:\/\/ or rediss:\/\//],
+      ['secretpass', /must start with redis:\/\//],
+    ] as const) {
+      const problems = problemsOf({ MIXTAPE_REDIS_URL: url, MIXTAPE_JWT_SECRET: STRONG });
+      expect(problems, url).toEqual([expect.stringMatching(wording)]);
+      expect(problems[0], url).toMatch(/^MIXTAPE_REDIS_URL: /);
+      expect(problems.join('\n'), url).not.toMatch(/secret/);
+    }
+  });
+
+  it('takes the Redis URLs ioredis reads: no database (0), a database 0–15, a user (ACL), TLS, IPv6', () => {
+    for (const url of [
+      'redis://localhost',
+      'redis://localhost/',
+      'redis://:p@h:6380/2',
+      'rediss://user:pw@h/0',
+      'redis://:p%40ss%23word@cache:6379/15',
+      'redis://[::1]:6379/1',
+    ]) {
+      expect(parseConfig({ MIXTAPE_REDIS_URL: url, MIXTAPE_JWT_SECRET: STRONG }).redisUrl, url).toBe(url);
+    }
+  });
 });
