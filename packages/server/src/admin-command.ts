@@ -30,7 +30,8 @@ export async function adminCommand(args: string[], loadConfig: () => MixtapeConf
   const config = loadConfig();
   let backends: OpenedBackends;
   try {
-    backends = await openBackends(config, { migrate: false, create: false });
+    // Roles are read from the database on every request: nothing here goes through Redis.
+    backends = await openBackends(config, { migrate: false, create: false, redis: false });
   } catch (error) {
     if (error instanceof NotFoundError) complain(`${error.message}: run \`mixtape migrate\` first`);
     else if (error instanceof MigrationsPendingError) {

@@ -33,6 +33,12 @@ export interface OpenBackendsOptions {
    * database must exist (`NotFoundError`). On MySQL every session is READ ONLY.
    */
   readOnly?: boolean;
+  /**
+   * When false, no Redis even when `MIXTAPE_REDIS_URL` is set: `mixtape migrate` and `mixtape
+   * admin` change only the database, and would otherwise wait on a Redis that is down. `serve`,
+   * `worker` and `reconcile` (which takes the serving processes' locks) keep the default, true.
+   */
+  redis?: boolean;
   /** Where the Redis connection reports that it went down or came back. */
   logger?: Logger;
 }
@@ -68,7 +74,7 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
       'MIXTAPE_ELASTICSEARCH_URL: the Elasticsearch backend is not available in this version; unset it to use embedded search',
     ]);
   }
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl, options.logger) : null;
+  const redis = config.redisUrl && options.redis !== false ? await connectRedis(config.redisUrl, options.logger) : null;
   try {
     const budget = redis ? new redis.module.RedisCallBudget(redis.connection, spotifyBudget(config)) : new LocalCallBudget(spotifyBudget(config));
     const database = await openDatabaseBackends(config, options, metadataProvider(config, budget));
@@ -78,6 +84,8 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
       rateLimitFallback: config.rateLimitFallback,
       onError: (error) => options.logger?.debug({ err: error }, 'redis: deferred to a fallback'),
     });
+    // The revocation list's start waited for the connection (a second at most): one wait, not two.
+    if (!redis.connection.ready) options.logger?.warn('Redis did not answer at start: using the fallbacks until it does');
     return { ...shared, pendingMigrations: database.pendingMigrations, appliedMigrations: database.appliedMigrations };
   } catch (error) {
     await redis?.connection.close();
@@ -116,8 +124,9 @@ async function openDatabaseBackends(config: MixtapeConfig, options: OpenBackends
 
 /**
  * The Redis connection, loaded only when configured (ioredis is an optional dependency). It
- * does not wait for Redis to answer: every port starts on its fallback and moves to Redis when
- * it does. The breaker's changes are logged once each, not every reconnection attempt.
+ * does not wait for Redis to answer (the revocation list's start does, once the database is
+ * open): every port starts on its fallback and moves to Redis when it does. The breaker's
+ * changes are logged once each, not every reconnection attempt.
  */
 async function connectRedis(url: string, logger: Logger | undefined) {
   const module = await import('@mixtape/core/redis');
@@ -136,7 +145,6 @@ async function connectRedis(url: string, logger: Logger | undefined) {
     if (state === 'open') logger?.warn('Redis does not answer: rate limits, locks and events use their fallbacks');
     else logger?.info('Redis answers again');
   });
-  await connection.waitUntilReady(1000).catch(() => logger?.warn('Redis did not answer at start: using the fallbacks until it does'));
   return { module, connection };
 }
 

@@ -127,9 +127,12 @@ async function runUntilSignal(running: RunningServer, config: MixtapeConfig, log
   return 0;
 }
 
-/** `mixtape migrate`: opens the backends as every command does, applying what is pending whatever MIXTAPE_MIGRATE says. */
+/**
+ * `mixtape migrate`: opens the backends as every command does, applying what is pending whatever
+ * MIXTAPE_MIGRATE says. It changes the database alone, so it neither needs nor waits on Redis.
+ */
 async function migrate(config: MixtapeConfig): Promise<number> {
-  const backends = await openBackends(config, { migrate: true });
+  const backends = await openBackends(config, { migrate: true, redis: false });
   try {
     const applied = backends.appliedMigrations;
     process.stdout.write(applied.length > 0 ? `Applied migrations ${applied.join(', ')}\n` : 'No migrations pending\n');

@@ -33,7 +33,8 @@ export type RedisScript = (keys: readonly string[], args?: readonly RedisArgumen
  *   Redis is down every port gets an UnavailableError within the command timeout, and once the
  *   breaker opens, at once: each port's fallback takes over.
  * - **Heal.** ioredis reconnects on its own, backing off; the breaker lets a probe through
- *   after it has been open a while, and closes on the first success.
+ *   after it has been open a while, and at once when a reconnection succeeds (its backoff may
+ *   have grown to 30 s during a long outage), and closes on the first success.
  * - **Scripts** are `<name>-<keys>.lua` files: `script` defines each once, and ioredis sends
  *   EVALSHA, falling back to EVAL when Redis lost it (NOSCRIPT after a restart).
  */
@@ -71,10 +72,13 @@ export class RedisConnection {
       // Commands issued in one tick go out in one write: many requests at once cost one round trip.
       enableAutoPipelining: true,
       lazyConnect: false,
+      // See quitOrDisconnect: the socket is destroyed at once, with no ref'd timer left behind.
+      disconnectTimeout: 0,
     };
     this.#client = new Redis(options.url, this.#options);
     this.#client.on('error', (error: Error) => this.#onError(error));
     this.#client.on('ready', () => {
+      this.breaker.probeNow();
       for (const listener of this.#readyListeners) listener();
     });
     this.#url = options.url;
@@ -110,7 +114,9 @@ export class RedisConnection {
 
   /**
    * Runs `command` through the breaker. Any failure of Redis is an UnavailableError (the cause
-   * kept); a script's own error (a Lua `error_reply`) passes through and does not count.
+   * kept), counted by the breaker: unreachable or slow, and every error reply too (OOM, MISCONF,
+   * NOAUTH, NOPERM, READONLY…), since each port falls back on UnavailableError alone. Only
+   * NOSCRIPT passes through, uncounted: its caller loads the script and tries again.
    */
   async run<T>(command: (redis: Redis) => Promise<T>): Promise<T> {
     if (this.#closed) throw new UnavailableError('The Redis connection is closed');
@@ -223,19 +229,31 @@ export class RedisConnection {
   }
 }
 
-/** Errors that say Redis is unreachable or slow, as against a script refusing its input. */
+/**
+ * Every failure but NOSCRIPT, which rate-limit-redis answers by loading its script (through
+ * `call`); ioredis does the same for `script`'s, so it never reaches here from them. No Lua
+ * script of ours raises an error of its own (`error_reply`): were one added, it would pass here.
+ */
 function isConnectionFault(error: unknown): boolean {
-  if (!(error instanceof Error)) return true;
-  // A Lua error_reply or a wrong command comes back as a ReplyError: Redis answered.
-  return error.name !== 'ReplyError' || /^(LOADING|BUSY|MASTERDOWN|READONLY|CLUSTERDOWN|TRYAGAIN)\b/.test(error.message);
+  return !(error instanceof Error && error.name === 'ReplyError' && /^NOSCRIPT\b/.test(error.message));
 }
 
-/** QUIT when connected, so replies in flight arrive; else drop the socket and stop reconnecting. */
+/** How long close waits for QUIT's answer (a paused Redis never gives it). */
+const QUIT_WAIT_MS = 200;
+
+/**
+ * QUIT when connected, so replies in flight arrive, waiting `QUIT_WAIT_MS` at most; then drop
+ * the socket and stop reconnecting. The connection is made with `disconnectTimeout: 0`: ioredis
+ * would otherwise end the socket gracefully and keep a ref'd timer to destroy it 2 s later if
+ * it did not close, which a dead or paused Redis never does, and a CLI command waited it out.
+ */
 async function quitOrDisconnect(redis: Redis): Promise<void> {
-  if (redis.status !== 'ready') {
-    redis.disconnect();
-    return;
+  if (redis.status === 'ready') {
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise((resolve) => (timer = setTimeout(resolve, QUIT_WAIT_MS)));
+    await Promise.race([redis.quit().catch(() => undefined), waited]);
+    clearTimeout(timer);
   }
-  await Promise.race([redis.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
-  redis.disconnect();
+  redis.disconnect(false);
+  redis.stream?.destroy();
 }

@@ -92,6 +92,17 @@ export class CircuitBreaker {
     if (wasClosed) this.#emit('open');
   }
 
+  /**
+   * Lets the next call through as a probe now, however long the circuit had left to stay open:
+   * the caller learned the dependency may be back (Redis reconnected). The backoff is kept, so a
+   * probe that fails opens it for twice as long as before. Nothing changes while closed, or
+   * while a probe is already out.
+   */
+  probeNow(): void {
+    if (this.#openUntil === 0 || this.#probing) return;
+    this.#openUntil = Math.min(this.#openUntil, this.#now());
+  }
+
   /** True when this call is the probe of a half-open circuit. */
   #admit(): boolean {
     const state = this.state;

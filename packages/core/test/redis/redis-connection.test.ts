@@ -50,6 +50,38 @@ describe('RedisConnection against a redis-server that dies', () => {
     expect(redis.breaker.state).toBe('closed');
   });
 
+  it('leaves the fallbacks as soon as Redis is back, however long the breaker had backed off to', async () => {
+    // The breaker's clock runs ahead by what the test skips, so that a long outage, with the
+    // open time doubled at each failed probe up to 30 s (the defaults), takes no real time.
+    let skipped = 0;
+    connection = new RedisConnection({ url: server.url, prefix: 't:', breaker: { now: () => Date.now() + skipped } });
+    await connection.waitUntilReady();
+    const redis = connection;
+    await server.kill();
+    while (redis.breaker.retryAfterMs < 30_000) {
+      skipped += redis.breaker.retryAfterMs;
+      await expect(redis.call('PING')).rejects.toBeInstanceOf(UnavailableError);
+    }
+    let readyAt = 0;
+    redis.onReady(() => (readyAt = performance.now()));
+    await server.restart();
+    const restartedAt = performance.now();
+    let answeredAt = 0;
+    // ioredis tries again at most 2 s apart (with jitter), so it is back within about that.
+    while (performance.now() - restartedAt < 5000) {
+      if ((await redis.call('PING').catch(() => undefined)) === 'PONG') {
+        answeredAt = performance.now();
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (process.env.MIXTAPE_TEST_REPORT) console.log(`first answer ${Math.round(answeredAt - restartedAt)} ms after the restart, ${Math.round(answeredAt - readyAt)} ms after ready`);
+    expect(answeredAt).toBeGreaterThan(0);
+    expect(answeredAt - restartedAt).toBeLessThan(2500);
+    expect(answeredAt - readyAt).toBeLessThan(100);
+    expect(redis.breaker.state).toBe('closed');
+  });
+
   it('answers within the command timeout when Redis is paused, then at once once the breaker opens', async () => {
     const redis = await open();
     server.pause();

@@ -125,6 +125,34 @@ describe('CircuitBreaker', () => {
     expect(breaker.retryAfterMs).toBe(1000);
   });
 
+  it('probeNow lets the next call through at once, keeping the backoff for a probe that fails', async () => {
+    const { clock, breaker, changes, counted, calls } = setup({ maxOpenMs: 30_000 });
+    for (let i = 0; i < 3; i += 1) await rejection(breaker.run(counted(boom)));
+    for (let i = 0; i < 3; i += 1) {
+      clock.now += breaker.retryAfterMs;
+      await rejection(breaker.run(counted(boom)));
+    }
+    expect(breaker.retryAfterMs).toBe(8000);
+    breaker.probeNow();
+    expect(breaker.state).toBe('half-open');
+    // One probe at a time still: while it is out, the others fail fast, and probeNow changes nothing.
+    let failProbe!: (error: Error) => void;
+    const probe = breaker.run(counted(() => new Promise<string>((_resolve, reject) => (failProbe = reject))));
+    breaker.probeNow();
+    expect(await rejection(breaker.run(counted(ok)))).toBeInstanceOf(UnavailableError);
+    failProbe(new Error('still down'));
+    await rejection(probe);
+    expect(breaker.retryAfterMs).toBe(16_000);
+    breaker.probeNow();
+    expect(await breaker.run(counted(ok))).toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(calls()).toBe(8);
+    // Closed, it does nothing.
+    breaker.probeNow();
+    expect(breaker.state).toBe('closed');
+    expect(changes).toEqual(['open', 'closed']);
+  });
+
   it('stops telling a listener that unsubscribed, and refuses bad settings', async () => {
     const { breaker, changes } = setup({ failureThreshold: 1 });
     const other: CircuitState[] = [];
