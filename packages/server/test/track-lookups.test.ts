@@ -40,3 +40,48 @@ describe('track look-ups', () => {
     expect(search.body).toMatchObject({ total: 1, degraded: false, items: [{ id: NEW.id }] });
   });
 });
+
+describe('lookup policy (per user, look-ups that reach Spotify)', () => {
+  const KNOWN: StubTrack = { id: trackId('lookup-policy-known'), name: 'Salt Roads', artists: ['Ines Varga'], album: 'Coastal', durationMs: 201_000 };
+  let spotify: SpotifyStub;
+  let server: TestServer;
+
+  beforeAll(async () => {
+    spotify = await startSpotifyStub([KNOWN]);
+    server = await startTestServer({ ...spotify.env(), MIXTAPE_RATE_LIMITS: `${LIMITS},lookup=5/1m`, MIXTAPE_DEMO: 'off' });
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+    await spotify?.close();
+  });
+
+  it("holds a user flooding unknown ids to 5 Spotify calls, and leaves other users' look-ups alone", async () => {
+    const { accessToken: flooder } = await signUp(server);
+    const { accessToken: other } = await signUp(server);
+    const ids = Array.from({ length: 8 }, (_, i) => trackId(`lookup-policy-unknown-${i}`));
+    const statuses: number[] = [];
+    for (const id of ids) {
+      const response = await call(`${server.api}/tracks/${id}`, { token: flooder });
+      statuses.push(response.status);
+      if (response.status === 429) {
+        expect(response.body).toMatchObject({ status: 429 });
+        expect(response.body.type).toMatch(/rate-limited$/);
+        expect(Number(response.headers.get('retry-after'))).toBeGreaterThan(0);
+      }
+    }
+    expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429, 429]);
+    const asked = ids.reduce((sum, id) => sum + (spotify.trackRequests.get(id) ?? 0), 0);
+    expect(asked).toBeLessThanOrEqual(5);
+
+    // Its first look-up reaches Spotify and counts; the catalog answers the rest, which do not.
+    for (let i = 0; i < 8; i += 1) {
+      const response = await call(`${server.api}/tracks/${KNOWN.id}`, { token: other });
+      expect(response.status, response.text).toBe(200);
+      expect(response.body).toMatchObject({ id: KNOWN.id, title: KNOWN.name });
+    }
+    expect(spotify.trackRequests.get(KNOWN.id)).toBe(1);
+    // A user over the limit is refused every track until the window moves on, as any limit does.
+    expect((await call(`${server.api}/tracks/${KNOWN.id}`, { token: flooder })).status).toBe(429);
+  });
+});

@@ -27,6 +27,11 @@ const LOOKUP_LOCK_WAIT_MS = 5_000;
  */
 const LOOKUP_LOCK_STRIPES = 1024;
 
+/** What a caller of `TrackResolver.resolve` hears about how its answer was found. */
+export interface ResolveObserver {
+  onLookUp(): void;
+}
+
 /** A provider look-up shared by every resolve of its id that arrives while it runs. */
 interface SharedLookup {
   result: Promise<CatalogTrack>;
@@ -69,14 +74,18 @@ export class TrackResolver {
   }
 
   /**
+   * @param observer `onLookUp` is called when this resolve goes to the provider (the catalog
+   *   lacks the id and it is not remembered as unknown), so a host can hold each caller to a
+   *   share of the provider's calls.
    * @throws NotFoundError when no one knows the track; UnavailableError when the provider is
    * down; `signal.reason` when aborted (the shared look-up goes on for other callers).
    */
-  async resolve(id: string, signal?: AbortSignal): Promise<CatalogTrack> {
+  async resolve(id: string, signal?: AbortSignal, observer?: ResolveObserver): Promise<CatalogTrack> {
     signal?.throwIfAborted();
     const known = await this.#catalog.get(id);
     if (known) return known;
     if (this.#unknown.has(id)) throw unknownTrack(id);
+    observer?.onLookUp();
     return this.#join(id, signal);
   }
 

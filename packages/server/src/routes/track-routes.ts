@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import { Router, type Response } from 'express';
 import Joi from 'joi';
 import { toTrack, type MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
@@ -12,6 +12,14 @@ import type { RouteContext } from './route-context.js';
 const searchQuerySchema = (rules: MixtapeValidators) => Joi.object({ q: joiText(rules.searchQuery).required(), ...joiPage(rules.searchPage) });
 const trackParamsSchema = (rules: MixtapeValidators) => Joi.object({ trackId: joiText(rules.trackId).required() });
 
+/**
+ * What a look-up spends of the shared Spotify budget, as `countOnly` reads it: a track the
+ * provider was asked for, or a 404 (an id the provider did not know, or one the not-found cache
+ * answers, which is as worthless to ask). A track from the catalog, a malformed id and a fault
+ * spent nothing of it and are given back.
+ */
+const spentALookUp = (res: Response): boolean => res.statusCode === 404 || (res.statusCode === 200 && res.locals.lookedUp === true);
+
 export function trackRoutes({ mixtape, policies, limits }: RouteContext): Router {
   const router = Router();
   const searchQuery = searchQuerySchema(mixtape.validators);
@@ -23,9 +31,15 @@ export function trackRoutes({ mixtape, policies, limits }: RouteContext): Router
     res.json(await mixtape.search.search(query.q, { limit: query.limit, offset: query.offset }));
   });
 
-  router.get('/tracks/:trackId', signedIn, async (req, res) => {
+  // Look-ups the catalog cannot answer spend calls of the Spotify budget that every user shares,
+  // so each user gets a share of them: counted before the look-up (parallel ones cannot all
+  // pass), and kept only for an answer that asked the provider or names an id no one knows.
+  const lookup = rateLimit(limits, policies.lookup, (_req, res) => `user:${principalOf(res).userId}`, { countOnly: spentALookUp });
+
+  router.get('/tracks/:trackId', signedIn, lookup, async (req, res) => {
     const { trackId } = parse(trackParams, req.params, 'params');
-    res.json(toTrack(await mixtape.resolver.resolve(trackId)));
+    const track = await mixtape.resolver.resolve(trackId, undefined, { onLookUp: () => (res.locals.lookedUp = true) });
+    res.json(toTrack(track));
   });
 
   return router;
