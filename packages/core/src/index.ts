@@ -18,6 +18,7 @@ export type * from './auth/revocation-list.js';
 
 export type * from './users/user-store.js';
 export * from './users/user-roles.js';
+export * from './users/username-key.js';
 
 export type * from './catalog/track-catalog.js';
 export * from './catalog/track-resolver.js';

@@ -115,7 +115,8 @@ function apiPaths(rules: MixtapeValidators): Record<string, PathItem> {
       post: operation({
         operationId: 'login',
         summary: 'Trade a username and password for a token pair',
-        description: 'An unknown user and a wrong password get the same 401. Failed attempts are rate-limited per IP and per username (policy `login`).',
+        description:
+          'An unknown user, a username registration would refuse and a wrong password get the same 401. Failed attempts are rate-limited per IP and per username (policy `login`) and per IP (policy `login-ip`).',
         tag: 'auth',
         auth: 'none',
         body: 'LoginRequest',
@@ -173,6 +174,8 @@ function apiPaths(rules: MixtapeValidators): Record<string, PathItem> {
       get: operation({
         operationId: 'getTrack',
         summary: 'One track',
+        description:
+          'From the catalog, or asked of Spotify. Look-ups that ask Spotify, and ids no one knows (404), are rate-limited per user (policy `lookup`).',
         tag: 'tracks',
         auth: 'bearer',
         parameters: [trackIdParam],

@@ -116,6 +116,58 @@ describe('login policy (failed attempts per address and username)', () => {
   });
 });
 
+// MySQL's utf8mb4_unicode_520_ci ignores accents and trailing spaces: each of these compared
+// equal to `bob`, was judged as a fresh pair, and `bób` with bob's password signed in as bob.
+const BOB_VARIANTS = ['bób', 'böb', 'bôb', 'bob ', 'BÒB', 'bõb'];
+
+describe.each(['sqlite', 'mysql'] as const)('usernames registration refuses (%s)', (database) => {
+  let db: TestServer;
+  let ip = 0;
+  const dbIp = () => `10.9.${database === 'mysql' ? 1 : 0}.${(ip += 1)}`;
+  const dbLogin = (username: string, password: string, from: string) =>
+    call(`${db.api}/auth/login`, { body: { username, password }, headers: { 'x-forwarded-for': from } });
+
+  beforeAll(async () => {
+    db = await startTestServer({ MIXTAPE_RATE_LIMITS: 'login=5/15m,login-ip=100/1d', MIXTAPE_TRUST_PROXY: 'loopback' }, { database });
+    const registered = await call(`${db.api}/auth/register`, { body: { username: 'bob', password: PASSWORD } });
+    expect(registered.status, registered.text).toBe(201);
+  });
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it("never sign in as bob with bob's password: each is a wrong pair counted against bob's", async () => {
+    const from = dbIp();
+    for (const username of BOB_VARIANTS.slice(0, 5)) expectProblem(await dbLogin(username, PASSWORD, from), 401, 'unauthorized');
+    // Five failed attempts at the pair (this address, bob), whatever the spelling.
+    expectRateLimited(await dbLogin(BOB_VARIANTS[5]!, PASSWORD, from), 15 * 60);
+    expectRateLimited(await dbLogin('bob', PASSWORD, from), 15 * 60);
+    expect((await dbLogin('bob', PASSWORD, dbIp())).status).toBe(200);
+  });
+
+  it('do not escape the pair limit once bob is locked', async () => {
+    const from = dbIp();
+    for (let i = 0; i < 5; i += 1) expectProblem(await dbLogin('bob', `wrong password ${i}`, from), 401, 'unauthorized');
+    expectRateLimited(await dbLogin('bob', PASSWORD, from), 15 * 60);
+    for (const username of BOB_VARIANTS) {
+      const refused = await dbLogin(username, PASSWORD, from);
+      expectRateLimited(refused, 15 * 60);
+      expect(refused.text).not.toContain('accessToken');
+    }
+  });
+
+  it('count toward login-ip like any wrong pair', async () => {
+    const from = dbIp();
+    // 100 names no account can have (an inner space), 4 at a time so no pair reaches its 5.
+    for (let batch = 0; batch < 25; batch += 1) {
+      const guesses = await Promise.all(Array.from({ length: 4 }, (_, i) => dbLogin(`no one ${batch}`, `guess ${i}`, from)));
+      expect(countStatuses(guesses), `batch ${batch}`).toEqual({ 401: 4 });
+    }
+    expectRateLimited(await dbLogin('bob', PASSWORD, from), 24 * 3600);
+  });
+});
+
 describe('parallel guesses (real password hashing, as `mixtape serve` does)', () => {
   let hashing: RunningServer;
   let dataDir: string;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
+import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { User } from '../model.js';
 import type { UserStore } from '../users/user-store.js';
@@ -57,6 +57,16 @@ const BAD_CREDENTIALS = 'Invalid username or password';
  * the clock skew between processes on different machines.
  */
 const SIGNING_GRACE_MS = 5 * 60_000;
+
+/** The username as registration would accept it, or null for one it refuses. */
+function registrableUsername(validators: MixtapeValidators, username: string): string | null {
+  try {
+    return checkText('username', validators.username, username);
+  } catch (error) {
+    if (error instanceof ValidationError) return null;
+    throw error;
+  }
+}
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -117,7 +127,8 @@ export class AuthService {
    * A hash made at an older cost is redone at the current one once the password is known good.
    * @throws ValidationError for a body no account could match: lengths beyond `loginRules`, or
    *   text that is not well-formed Unicode, which would otherwise hash as another password.
-   * @throws UnauthorizedError, with one answer whether the user is unknown or the password wrong.
+   * @throws UnauthorizedError, with one answer whether the user is unknown, the username one that
+   *   registration refuses (no account is read for it), or the password wrong.
    * @throws UnavailableError when too many hashes are waiting, or the caller's client has its
    *   share of them (see `HashGate`); nothing was checked.
    */
@@ -125,7 +136,15 @@ export class AuthService {
     const rules = loginRules(this.#validators);
     checkText('username', rules.username, username);
     checkText('password', rules.password, password);
-    const user = await this.#users.findByUsername(username);
+    // A name registration would refuse owns no account, yet a store could compare it equal to
+    // one: MySQL's collation reads `bób` and `bob ` as `bob`. It is a wrong pair like any other,
+    // answered without a read or a hash.
+    const registrable = registrableUsername(this.#validators, username);
+    if (registrable === null) {
+      this.#onLoginFailed();
+      throw new UnauthorizedError(BAD_CREDENTIALS);
+    }
+    const user = await this.#users.findByUsername(registrable);
     const { clientKey } = caller;
     const valid = user ? await this.#hasher.verify(password, user.passwordHash, clientKey) : await this.#hasher.verifyDecoy(password, clientKey);
     if (!user || !valid) {

@@ -98,6 +98,36 @@ export function describeAuth(name: string, openBackends: OpenServiceBackends): v
       expect((wrong as Error).message).toBe((unknown as Error).message);
     });
 
+    it('refuses a username registration would refuse, even one the store compares equal to a user, reading nothing', async () => {
+      let failures = 0;
+      const auth = service(undefined, {}, { onLoginFailed: () => (failures += 1) });
+      await auth.register('bob', 'correct horse battery');
+      const unknown = await auth.login('nobody', 'correct horse battery').catch((e: Error) => e);
+      // MySQL's collation (accent-insensitive, PAD SPACE) reads each of these as `bob`.
+      const variants = ['bób', 'böb', 'bôb', 'bob ', 'BÒB', 'bõb'];
+      const find = vi.spyOn(backends.users, 'findByUsername');
+      const verify = vi.spyOn(hasher, 'verify');
+      const decoy = vi.spyOn(hasher, 'verifyDecoy');
+      try {
+        for (const username of variants) {
+          const refused = await auth.login(username, 'correct horse battery').catch((e: Error) => e);
+          expect(refused, username).toBeInstanceOf(UnauthorizedError);
+          expect((refused as Error).message).toBe((unknown as Error).message);
+        }
+        expect(find).not.toHaveBeenCalled();
+        expect(verify).not.toHaveBeenCalled();
+        expect(decoy).not.toHaveBeenCalled();
+      } finally {
+        find.mockRestore();
+        verify.mockRestore();
+        decoy.mockRestore();
+      }
+      expect(failures).toBe(1 + variants.length);
+      // Too long a username is still malformed, not a wrong pair.
+      await expect(auth.login('b'.repeat(33), 'correct horse battery')).rejects.toBeInstanceOf(ValidationError);
+      await expect(auth.login('BOB', 'correct horse battery')).resolves.toMatchObject({ tokenType: 'Bearer' });
+    });
+
     it('rotates refresh tokens and revokes the family when a spent one comes back', async () => {
       const auth = service();
       await auth.register('alice', 'correct horse battery');

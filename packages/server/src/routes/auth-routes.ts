@@ -1,6 +1,6 @@
 import { Router, type RequestHandler, type Response } from 'express';
 import Joi from 'joi';
-import { loginRules, type MixtapeValidators } from '@mixtape/core';
+import { loginRules, usernameKey, type MixtapeValidators } from '@mixtape/core';
 import { authenticate } from '../http/authenticate.js';
 import { clientAddressKey, rateLimit } from '../http/rate-limit.js';
 import { principalOf } from '../http/request-context.js';
@@ -33,8 +33,9 @@ const loginParser =
 const loginOf = (res: Response): LoginBody => res.locals.login as LoginBody;
 
 /**
- * The one failed attempt: a password judged wrong. Any other answer judged nothing, a 429 of
- * the other login limit and a 503 of the hash gate included, and is given back.
+ * The one failed attempt: a pair judged wrong (a wrong password, an unknown user, a username no
+ * account can have). Any other answer judged nothing, a 429 of the other login limit and a 503
+ * of the hash gate included, and is given back.
  */
 const judgedWrong = (res: Response): boolean => res.statusCode === 401;
 
@@ -63,8 +64,10 @@ export function authRoutes({ mixtape, policies, limits }: RouteContext): Router 
     '/auth/login',
     parseLogin,
     rateLimit(limits, policies['login-ip'], clientAddressKey, { countOnly: judgedWrong }),
-    // An address never holds a space, so no username can make its pair's key another's.
-    rateLimit(limits, policies.login, (req, res) => `${clientAddressKey(req)} ${loginOf(res).username.toLowerCase()}`, {
+    // An address never holds a space, so no username can make its pair's key another's. The
+    // username is keyed as the user store compares it, so `BOB` or `bób` is one more guess at
+    // `bob`, not a fresh pair.
+    rateLimit(limits, policies.login, (req, res) => `${clientAddressKey(req)} ${usernameKey(loginOf(res).username)}`, {
       countOnly: judgedWrong,
     }),
     async (req, res) => {
