@@ -138,7 +138,7 @@ async function connectRedis(url: string, logger: Logger | undefined) {
       warned.add(refusal.kind);
       logger?.warn({ reply: refusal.kind }, `MIXTAPE_REDIS_URL: Redis refuses the connection (${refusal.kind}): ${refusal.meaning}`);
     }
-    logger?.debug({ err: withoutArguments(error) }, 'redis connection error');
+    logger?.debug({ err: error }, 'redis connection error');
   };
   const connection = new module.RedisConnection({ url, onError });
   connection.breaker.onChange((state) => {
@@ -161,16 +161,6 @@ function redisRefusal(error: Error): { kind: string; meaning: string } | null {
     return { kind: 'SELECT', meaning: 'it has no database of the number in the URL' };
   }
   return null;
-}
-
-/** ioredis puts the failed command's arguments on a reply error: AUTH's are the user name and password. */
-function withoutArguments(error: Error): Error {
-  const command = (error as { command?: { name?: string; args?: unknown } }).command;
-  if (!command?.args) return error;
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as Error, error, { command: { name: command.name } });
-  copy.message = error.message;
-  copy.stack = error.stack;
-  return copy;
 }
 
 function spotifyBudget(config: MixtapeConfig): { name: string; limit: number; windowMs: number } {

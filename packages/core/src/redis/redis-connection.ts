@@ -14,7 +14,7 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** The breaker in front of every command (see CircuitBreaker); named "Redis". */
   breaker?: Omit<CircuitBreakerOptions, 'name'>;
-  /** Told of connection errors, which ioredis would otherwise print; the URL is never in them. */
+  /** Told of connection errors, which ioredis would otherwise print; neither the URL nor any command's arguments (AUTH's password) are in them. */
   onError?: (error: Error) => void;
 }
 
@@ -61,7 +61,8 @@ export class RedisConnection {
     if (problems.length > 0) throw new ConfigError(problems);
     this.prefix = prefix;
     this.breaker = new CircuitBreaker({ name: 'Redis', ...options.breaker });
-    this.#onError = options.onError ?? (() => undefined);
+    const onError = options.onError ?? (() => undefined);
+    this.#onError = (error) => onError(withoutArguments(error) as Error);
     this.#options = {
       enableOfflineQueue: false,
       commandTimeout: commandTimeoutMs,
@@ -124,7 +125,7 @@ export class RedisConnection {
       return await this.breaker.run(() => command(this.#client), isConnectionFault);
     } catch (error) {
       if (error instanceof UnavailableError || !isConnectionFault(error)) throw error;
-      throw new UnavailableError('Redis does not answer', { retryAfterMs: 1000, cause: error });
+      throw new UnavailableError('Redis does not answer', { retryAfterMs: 1000, cause: withoutArguments(error) });
     }
   }
 
@@ -186,7 +187,7 @@ export class RedisConnection {
     try {
       await Promise.race([ping, timeout]);
     } catch (error) {
-      throw error instanceof UnavailableError ? error : new UnavailableError('The Redis subscriber does not answer', { retryAfterMs: 1000, cause: error });
+      throw error instanceof UnavailableError ? error : new UnavailableError('The Redis subscriber does not answer', { retryAfterMs: 1000, cause: withoutArguments(error) });
     } finally {
       clearTimeout(timer);
     }
@@ -256,4 +257,18 @@ async function quitOrDisconnect(redis: Redis): Promise<void> {
   }
   redis.disconnect(false);
   redis.stream?.destroy();
+}
+
+/**
+ * ioredis puts the failed command's arguments on its errors: AUTH's are the user name and
+ * password, a script's are keys holding client addresses. Errors leave this connection (to
+ * `onError`, or as a cause) with the command's name only.
+ */
+function withoutArguments(error: unknown): unknown {
+  const command = (error as { command?: { name?: string; args?: unknown } } | null)?.command;
+  if (!(error instanceof Error) || !command?.args) return error;
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as Error, error, { command: { name: command.name } });
+  copy.message = error.message;
+  copy.stack = error.stack;
+  return copy;
 }
