@@ -4,7 +4,7 @@ export const RATE_LIMIT_POLICY_NAMES = ['search', 'download', 'lookup', 'login',
 export type RateLimitPolicyName = (typeof RATE_LIMIT_POLICY_NAMES)[number];
 export type RateLimitPolicies = Record<RateLimitPolicyName, RateLimitPolicy>;
 
-export const DEFAULT_RATE_LIMITS = 'search=60/1m,download=10/1m,lookup=30/1m,login=5/15m,login-ip=100/1d,register=5/1h,global=600/1m';
+export const DEFAULT_RATE_LIMITS = 'search=60/1m,download=10/1m,lookup=60/1m,login=5/15m,login-ip=100/1d,register=5/1h,global=600/1m';
 
 const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 const ENTRY = /^([a-z][a-z-]*)=(.*)$/;

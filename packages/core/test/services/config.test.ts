@@ -49,7 +49,7 @@ describe('parseConfig', () => {
     expect(config.rateLimits).toEqual({
       search: { name: 'search', limit: 60, windowMs: 60_000 },
       download: { name: 'download', limit: 10, windowMs: 60_000 },
-      lookup: { name: 'lookup', limit: 30, windowMs: 60_000 },
+      lookup: { name: 'lookup', limit: 60, windowMs: 60_000 },
       login: { name: 'login', limit: 5, windowMs: 900_000 },
       'login-ip': { name: 'login-ip', limit: 100, windowMs: 86_400_000 },
       register: { name: 'register', limit: 5, windowMs: 3_600_000 },
