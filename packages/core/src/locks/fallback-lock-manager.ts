@@ -52,7 +52,7 @@ export class FallbackLockManager implements LockManager {
       );
     } catch (error) {
       if (entered || !(error instanceof LockBackendUnavailableError) || options?.signal?.aborted) throw error;
-      return this.fallback.using(keys, work, options);
+      return this.fallback.using(keys, (lock) => work({ ...lock, backend: lock.backend ?? this.fallback.backend }), options);
     }
   }
 }

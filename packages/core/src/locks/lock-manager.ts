@@ -16,6 +16,8 @@ export interface LockContext {
    * earlier acquisition of these keys. Present it, as a `Fence`, to every guarded write.
    */
   fencingToken: number;
+  /** Which backend holds it, where a manager spans several (FallbackLockManager); else its own. */
+  backend?: string;
 }
 
 /**

@@ -15,7 +15,7 @@ export function observeLockWaits(locks: LockManager, onWait: (seconds: number, b
           keys,
           (lock) => {
             began = true;
-            onWait((performance.now() - asked) / 1000, locks.backend);
+            onWait((performance.now() - asked) / 1000, lock.backend ?? locks.backend);
             return work(lock);
           },
           options,

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/errors.js';
+import { FallbackLockManager, LockBackendUnavailableError } from '../../src/locks/fallback-lock-manager.js';
 import { LocalLockManager } from '../../src/locks/local-lock-manager.js';
+import type { LockManager } from '../../src/locks/lock-manager.js';
 import { observeLockWaits } from '../../src/locks/observed-lock-manager.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,5 +48,18 @@ describe('observeLockWaits', () => {
       ),
     );
     expect(most).toBe(1);
+  });
+
+  it('labels a wait with the backend that served it: the fallback while the primary cannot answer', async () => {
+    const waits: string[] = [];
+    // A primary whose backend is down, as a RedisLockManager reports it (see redis-lock-manager.test.ts for the real one).
+    const down: LockManager = {
+      backend: 'redis',
+      using: () => Promise.reject(new LockBackendUnavailableError('redis', new UnavailableError('Redis does not answer'))),
+    };
+    const locks = observeLockWaits(new FallbackLockManager(down, new LocalLockManager()), (_seconds, backend) => waits.push(backend));
+    expect(locks.backend).toBe('redis');
+    expect(await locks.using(['k'], async ({ backend }) => backend)).toBe('local');
+    expect(waits).toEqual(['local']);
   });
 });
