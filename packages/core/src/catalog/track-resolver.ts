@@ -74,9 +74,10 @@ export class TrackResolver {
   }
 
   /**
-   * @param observer `onLookUp` is called when this resolve goes to the provider (the catalog
-   *   lacks the id and it is not remembered as unknown), so a host can hold each caller to a
-   *   share of the provider's calls.
+   * @param observer `onLookUp` is called when this resolve asks the provider itself: not when
+   *   it joins a look-up already under way, nor when another instance stored the track while
+   *   this one waited for the look-up lock. So a host can hold each caller to a share of the
+   *   provider's calls.
    * @throws NotFoundError when no one knows the track; UnavailableError when the provider is
    * down; `signal.reason` when aborted (the shared look-up goes on for other callers).
    */
@@ -85,22 +86,22 @@ export class TrackResolver {
     const known = await this.#catalog.get(id);
     if (known) return known;
     if (this.#unknown.has(id)) throw unknownTrack(id);
-    observer?.onLookUp();
-    return this.#join(id, signal);
+    return this.#join(id, signal, observer);
   }
 
-  #join(id: string, signal: AbortSignal | undefined): Promise<CatalogTrack> {
-    const lookup = this.#inFlight.get(id) ?? this.#startLookUp(id);
+  /** Joins the look-up of `id` in flight, or starts one; only the one who starts it may be told it asked. */
+  #join(id: string, signal: AbortSignal | undefined, observer: ResolveObserver | undefined): Promise<CatalogTrack> {
+    const lookup = this.#inFlight.get(id) ?? this.#startLookUp(id, observer);
     lookup.waiters += 1;
     return signal ? waitOrGiveUp(lookup, signal) : lookup.result;
   }
 
-  #startLookUp(id: string): SharedLookup {
+  #startLookUp(id: string, observer: ResolveObserver | undefined): SharedLookup {
     const controller = new AbortController();
     const forget = () => {
       if (this.#inFlight.get(id) === lookup) this.#inFlight.delete(id);
     };
-    const result = this.#lookUp(id, controller.signal).finally(forget);
+    const result = this.#lookUp(id, controller.signal, observer).finally(forget);
     // Every caller may have given up: then no one sees the outcome, and it is no unhandled rejection.
     result.catch(() => undefined);
     const lookup: SharedLookup = {
@@ -115,12 +116,12 @@ export class TrackResolver {
     return lookup;
   }
 
-  async #lookUp(id: string, signal: AbortSignal): Promise<CatalogTrack> {
+  async #lookUp(id: string, signal: AbortSignal, observer: ResolveObserver | undefined): Promise<CatalogTrack> {
     // Another resolve may have stored it between this caller's miss and this look-up.
     const stored = await this.#catalog.get(id);
     if (stored) return stored;
     const locks = this.#locks;
-    if (!locks) return this.#ask(id, signal);
+    if (!locks) return this.#ask(id, signal, observer);
     let locked = false;
     try {
       return await locks.using(
@@ -128,18 +129,19 @@ export class TrackResolver {
         async () => {
           locked = true;
           // The holder before us (another instance, maybe) may have stored it.
-          return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal));
+          return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal, observer));
         },
         { ttlMs: LOOKUP_LOCK_TTL_MS, waitTimeoutMs: LOOKUP_LOCK_WAIT_MS, signal },
       );
     } catch (error) {
       // No lock within the wait (a slow holder, a lock backend down): ask without it.
       if (locked || !(error instanceof UnavailableError)) throw error;
-      return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal));
+      return (await this.#catalog.get(id)) ?? (await this.#ask(id, signal, observer));
     }
   }
 
-  async #ask(id: string, signal: AbortSignal): Promise<CatalogTrack> {
+  async #ask(id: string, signal: AbortSignal, observer: ResolveObserver | undefined): Promise<CatalogTrack> {
+    observer?.onLookUp();
     const metadata = await this.#provider.getTrack(id, signal);
     if (!metadata) {
       this.#unknown.add(id);

@@ -67,6 +67,20 @@ describe('TrackResolver', () => {
     await temp.close();
   });
 
+  it('tells only the resolve that asked the provider: not those that joined its look-up, nor a later catalog hit', async () => {
+    const subject = resolver();
+    const asked: number[] = [];
+    const observer = (index: number) => ({ onLookUp: () => asked.push(index) });
+    provider.hold();
+    const resolves = [0, 1, 2].map((index) => subject.resolve(KNOWN.id, undefined, observer(index)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    provider.release();
+    expect((await Promise.all(resolves)).map((track) => track.id)).toEqual([KNOWN.id, KNOWN.id, KNOWN.id]);
+    await subject.resolve(KNOWN.id, undefined, observer(3));
+    expect(provider.calls).toEqual([KNOWN.id]);
+    expect(asked).toEqual([0]);
+  });
+
   it('asks the provider once for a new track, then answers from the catalog', async () => {
     const tracks = resolver();
     expect(await tracks.resolve(KNOWN.id)).toMatchObject({ ...KNOWN, version: 1 });
