@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ConfigError, UnavailableError } from '../errors.js';
 import { timed, type HealthCheck } from '../health/health-check.js';
@@ -12,7 +13,11 @@ export interface RedisConnectionOptions {
   commandTimeoutMs?: number;
   /** A connection not made within this fails (default 1 s); reconnections back off up to 2 s apart. */
   connectTimeoutMs?: number;
-  /** The breaker in front of every command (see CircuitBreaker); named "Redis". */
+  /**
+   * The breaker in front of every command (see CircuitBreaker); named "Redis". It opens at the
+   * first failure unless told otherwise: a request passes several limits and a lock one after
+   * another, and each waiting out its own timeout would add up to a second on a paused Redis.
+   */
   breaker?: Omit<CircuitBreakerOptions, 'name'>;
   /** Told of connection errors, which ioredis would otherwise print; neither the URL nor any command's arguments (AUTH's password) are in them. */
   onError?: (error: Error) => void;
@@ -35,8 +40,8 @@ export type RedisScript = (keys: readonly string[], args?: readonly RedisArgumen
  * - **Heal.** ioredis reconnects on its own, backing off; the breaker lets a probe through
  *   after it has been open a while, and at once when a reconnection succeeds (its backoff may
  *   have grown to 30 s during a long outage), and closes on the first success.
- * - **Scripts** are `<name>-<keys>.lua` files: `script` defines each once, and ioredis sends
- *   EVALSHA, falling back to EVAL when Redis lost it (NOSCRIPT after a restart).
+ * - **Scripts** are `<name>-<keys>.lua` files: `script` sends EVALSHA, and EVAL once when
+ *   Redis lost it (NOSCRIPT after a restart).
  */
 export class RedisConnection {
   readonly prefix: string;
@@ -60,7 +65,7 @@ export class RedisConnection {
     if (!(connectTimeoutMs > 0)) problems.push('connectTimeoutMs must be positive');
     if (problems.length > 0) throw new ConfigError(problems);
     this.prefix = prefix;
-    this.breaker = new CircuitBreaker({ name: 'Redis', ...options.breaker });
+    this.breaker = new CircuitBreaker({ name: 'Redis', failureThreshold: 1, ...options.breaker });
     const onError = options.onError ?? (() => undefined);
     this.#onError = (error) => onError(withoutArguments(error) as Error);
     this.#options = {
@@ -135,15 +140,28 @@ export class RedisConnection {
   }
 
   /**
-   * The script `name`, defined once on this connection. The number of keys is given with each
-   * call, so one script serves any number (a lock on several keys).
+   * The script `name`, sent as EVALSHA of its SHA1 (computed here), and as EVAL once when Redis
+   * answers NOSCRIPT (it restarted, or its scripts were flushed): one round trip normally, two
+   * after a restart, within one `run`. The number of keys is given with each call, so one
+   * script serves any number (a lock on several keys).
+   *
+   * Not ioredis's `defineCommand`: with auto-pipelining, a command defined after a pipeline was
+   * created and called into it leaves a callback with no result, which throws out of the event
+   * loop (ioredis #1931). EVALSHA and EVAL are built in, in every pipeline.
    */
   script(name: string, lua: string): RedisScript {
     const known = this.#scripts.get(name);
     if (known) return known;
-    this.#client.defineCommand(name, { lua });
-    const commands = this.#client as unknown as Record<string, (...args: RedisArgument[]) => Promise<unknown>>;
-    const script: RedisScript = (keys, args = []) => this.run(() => commands[name]!(keys.length, ...keys, ...args));
+    const sha = createHash('sha1').update(lua).digest('hex');
+    const script: RedisScript = (keys, args = []) =>
+      this.run(async (redis) => {
+        try {
+          return await redis.evalsha(sha, keys.length, ...keys, ...args);
+        } catch (error) {
+          if (!isNoScript(error)) throw error;
+          return redis.eval(lua, keys.length, ...keys, ...args);
+        }
+      });
     this.#scripts.set(name, script);
     return script;
   }
@@ -232,11 +250,15 @@ export class RedisConnection {
 
 /**
  * Every failure but NOSCRIPT, which rate-limit-redis answers by loading its script (through
- * `call`); ioredis does the same for `script`'s, so it never reaches here from them. No Lua
+ * `call`), and `script` by sending EVAL. No Lua
  * script of ours raises an error of its own (`error_reply`): were one added, it would pass here.
  */
 function isConnectionFault(error: unknown): boolean {
-  return !(error instanceof Error && error.name === 'ReplyError' && /^NOSCRIPT\b/.test(error.message));
+  return !isNoScript(error);
+}
+
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError' && /^NOSCRIPT\b/.test(error.message);
 }
 
 /** How long close waits for QUIT's answer (a paused Redis never gives it). */

@@ -99,6 +99,38 @@ describe('RedisConnection against a redis-server that dies', () => {
     }
   });
 
+  it('runs a script first used while an auto-pipeline is waiting, without a result going missing (ioredis #1931)', async () => {
+    const redis = await open();
+    // The first PING's pipeline is on the wire; the second waits in a new one, which the
+    // script's first call joins. With defineCommand this threw out of the event loop.
+    const first = redis.call('PING');
+    const late = await new Promise<unknown[]>((resolve, reject) => {
+      setImmediate(() => {
+        const second = redis.call('PING');
+        const script = redis.script('late', "return redis.call('INCR', KEYS[1])");
+        Promise.all([second, script(['t:late'])]).then(resolve, reject);
+      });
+    });
+    expect(await first).toBe('PONG');
+    expect(late).toEqual(['PONG', 1]);
+  });
+
+  it('opens its breaker at the first timeout by default, so a request passing several limits waits out one timeout, not one each', async () => {
+    const defaults = new RedisConnection({ url: server.url, prefix: 't:' });
+    try {
+      await defaults.waitUntilReady();
+      server.pause();
+      const started = performance.now();
+      for (let i = 0; i < 3; i += 1) await expect(defaults.call('PING')).rejects.toBeInstanceOf(UnavailableError);
+      const elapsed = performance.now() - started;
+      expect(elapsed).toBeGreaterThanOrEqual(200);
+      expect(elapsed).toBeLessThan(450);
+    } finally {
+      server.resume();
+      await defaults.close();
+    }
+  });
+
   it('delivers published messages to subscribers', async () => {
     const redis = await open();
     const got: string[] = [];

@@ -131,7 +131,8 @@ describe('RedisJobEvents when Redis dies', () => {
       timings.push(performance.now() - started);
       await sleep(5);
     }
-    expect(Math.max(...timings)).toBeLessThan(5);
+    // It never waits on Redis (a command timeout is 250 ms); 50 ms leaves room for a busy machine.
+    expect(Math.max(...timings)).toBeLessThan(50);
     await sleep(300);
     // Every failed publish was swallowed, none reached the other instance, all reached its own.
     expect(own).toBe(20);
