@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { RedisStore } from 'rate-limit-redis';
 import type { RedisConnection, RedisScript } from '../redis/redis-connection.js';
 import decrementHitsLua from './decrement-hits-1.lua';
@@ -51,16 +50,17 @@ export class RedisRateLimitStore extends RedisStore implements RateLimitStore {
  * command timeout and the circuit breaker, and fails with an UnavailableError while Redis is
  * down: put a `FallbackRateLimitStores` in front to keep answering then.
  *
- * rate-limit-redis asks for a `sendCommand`; the one given here answers SCRIPT LOAD itself with
- * the script's SHA1, computed locally, and when an EVALSHA meets NOSCRIPT (Redis restarted) it
- * sends EVAL with the remembered script, which also caches it in Redis again. So the library
- * never sees NOSCRIPT, never retries a command, and never holds a rejected SCRIPT LOAD.
+ * rate-limit-redis asks for a `sendCommand`; the one given here answers SCRIPT LOAD itself,
+ * making the script one of the connection's (its SHA1 computed locally), and runs an EVALSHA of
+ * it as the connection runs its scripts: EVAL once when Redis answers NOSCRIPT (it restarted),
+ * which caches it again. So the library never sees NOSCRIPT, never retries a command, and never
+ * holds a rejected SCRIPT LOAD.
  */
 export class RedisRateLimitStores implements RateLimitStores {
   readonly backend = 'redis';
   readonly #connection: RedisConnection;
-  /** SHA1 → Lua of each script rate-limit-redis has "loaded". */
-  readonly #scripts = new Map<string, string>();
+  /** The scripts rate-limit-redis has "loaded", by SHA1. */
+  readonly #scripts = new Map<string, RedisScript>();
 
   constructor(connection: RedisConnection) {
     this.#connection = connection;
@@ -81,20 +81,15 @@ export class RedisRateLimitStores implements RateLimitStores {
   async #send([command = '', ...args]: string[]): Promise<RedisReply> {
     const name = command.toUpperCase();
     if (name === 'SCRIPT' && args[0]?.toUpperCase() === 'LOAD' && args[1] !== undefined) {
-      const sha = createHash('sha1').update(args[1]).digest('hex');
-      this.#scripts.set(sha, args[1]);
-      return sha;
+      const script = this.#connection.script(`rate-limit-redis:${args[1]}`, args[1]);
+      this.#scripts.set(script.sha, script);
+      return script.sha;
     }
-    if (name === 'EVALSHA') {
-      const [sha = '', ...rest] = args;
-      try {
-        return (await this.#connection.call('EVALSHA', sha, ...rest)) as RedisReply;
-      } catch (error) {
-        const lua = this.#scripts.get(sha);
-        // Only NOSCRIPT, an answer, is followed by EVAL: a timeout is never retried.
-        if (!lua || !(error instanceof Error) || !/^NOSCRIPT\b/.test(error.message)) throw error;
-        return (await this.#connection.call('EVAL', lua, ...rest)) as RedisReply;
-      }
+    const script = name === 'EVALSHA' ? this.#scripts.get(args[0] ?? '') : undefined;
+    if (script) {
+      // EVALSHA sha numkeys key… arg…
+      const keyCount = Number(args[1]);
+      return (await script(args.slice(2, 2 + keyCount), args.slice(2 + keyCount))) as RedisReply;
     }
     return (await this.#connection.call(command, ...args)) as RedisReply;
   }

@@ -27,7 +27,11 @@ export interface RedisConnectionOptions {
 export type RedisArgument = string | number | Buffer;
 
 /** A Lua script bound to this connection: runs with its keys (prefixed by the caller) and arguments. */
-export type RedisScript = (keys: readonly string[], args?: readonly RedisArgument[]) => Promise<unknown>;
+export interface RedisScript {
+  (keys: readonly string[], args?: readonly RedisArgument[]): Promise<unknown>;
+  /** The script's SHA1, as EVALSHA names it. */
+  readonly sha: string;
+}
 
 /**
  * One Redis for every Redis-backed port of a process: a command connection that fails fast, a
@@ -153,7 +157,7 @@ export class RedisConnection {
     const known = this.#scripts.get(name);
     if (known) return known;
     const sha = createHash('sha1').update(lua).digest('hex');
-    const script: RedisScript = (keys, args = []) =>
+    const run = (keys: readonly string[], args: readonly RedisArgument[] = []) =>
       this.run(async (redis) => {
         try {
           return await redis.evalsha(sha, keys.length, ...keys, ...args);
@@ -162,6 +166,7 @@ export class RedisConnection {
           return redis.eval(lua, keys.length, ...keys, ...args);
         }
       });
+    const script: RedisScript = Object.assign(run, { sha });
     this.#scripts.set(name, script);
     return script;
   }
