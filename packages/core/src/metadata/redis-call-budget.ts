@@ -41,7 +41,7 @@ export class RedisCallBudget implements CallBudget {
     this.#pauseKey = `${this.#bucketKey}:pause`;
     this.#args = [limit, windowMs, maxWaitMs];
     this.#maxWaitMs = maxWaitMs;
-    // Defining a script is local to ioredis: no I/O until the first call.
+    // A script is its SHA1, computed here: no I/O until the first call.
     this.#take = connection.script('mixtapeCallBudgetTake', takeLua);
     this.#pause = connection.script('mixtapeCallBudgetPause', pauseLua);
     this.#sleep = options.sleep ?? waitMs;
