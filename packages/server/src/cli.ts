@@ -77,16 +77,18 @@ async function main(argv: string[]): Promise<number> {
 
 async function serve(config: MixtapeConfig, logger: Logger): Promise<number> {
   const running = await startServer(config, logger);
-  logger.info({ url: running.url, workers: config.workers }, 'serving');
-  process.stdout.write(`Mixtape is listening on ${running.url}\n`);
-  return runUntilSignal(running, config, logger);
+  return runUntilSignal(running, config, logger, () => {
+    logger.info({ url: running.url, workers: config.workers }, 'serving');
+    process.stdout.write(`Mixtape is listening on ${running.url}\n`);
+  });
 }
 
 async function work(config: MixtapeConfig, logger: Logger): Promise<number> {
   const running = await startWorker(config, logger);
-  logger.info({ url: running.url, workers: Math.max(1, config.workers) }, 'download workers started');
-  process.stdout.write(`Mixtape worker is listening on ${running.url}\n`);
-  return runUntilSignal(running, config, logger);
+  return runUntilSignal(running, config, logger, () => {
+    logger.info({ url: running.url, workers: Math.max(1, config.workers) }, 'download workers started');
+    process.stdout.write(`Mixtape worker is listening on ${running.url}\n`);
+  });
 }
 
 /**
@@ -98,7 +100,12 @@ async function work(config: MixtapeConfig, logger: Logger): Promise<number> {
 /** How long past the grace a shutdown may still take (closing stores) before the process exits anyway. */
 const SHUTDOWN_EXIT_MARGIN_MS = 5000;
 
-async function runUntilSignal(running: RunningServer, config: MixtapeConfig, logger: Logger): Promise<number> {
+/**
+ * `announce` says where the process listens, once the signal handlers are in place: whoever reads
+ * the URL may signal at once, and a SIGTERM before the handlers would kill the process outright
+ * (a test saw `exit` by SIGTERM instead of 0 when the reader was quicker than the child).
+ */
+async function runUntilSignal(running: RunningServer, config: MixtapeConfig, logger: Logger, announce: () => void): Promise<number> {
   let stopping = false;
   const signalled = new Promise<NodeJS.Signals>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
@@ -112,6 +119,7 @@ async function runUntilSignal(running: RunningServer, config: MixtapeConfig, log
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+  announce();
   const signal = await signalled;
   logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down');
   // The grace bounds the whole shutdown. A socket a driver half-closed (a database that went
