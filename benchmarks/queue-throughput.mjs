@@ -18,10 +18,10 @@
 // as requests make them; BullMQ's with addBulk), and both keep completed jobs. The CPU time
 // the database server and this process spent is read from /proc, to say where the time went.
 // The issue's goal: at least 1,000 jobs/s on MariaDB, with no double claim.
-import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { cpuSecondsOf } from './cpu-time.mjs';
 import { createMysqlPool, migrateMysql, MysqlDatabase, MysqlJobQueue } from '@mixtape/core/mysql';
 import { Queue, Worker } from 'bullmq';
 
@@ -32,17 +32,6 @@ const MYSQL_URL = process.env.MIXTAPE_BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1
 const REDIS_URL = process.env.MIXTAPE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_PREFIX = 'mixtape_bench_';
 const LEFTOVER_AGE_MS = 60 * 60 * 1000;
-
-/** Seconds of CPU a process has used (user + system), or NaN where /proc cannot say. */
-function cpuSecondsOf(pid) {
-  try {
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** The pid of a local server by its program's name, when it runs on this machine. */
 function pidOf(...names) {

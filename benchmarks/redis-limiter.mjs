@@ -24,7 +24,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer, Socket } from 'node:net';
@@ -32,6 +31,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { cpuSecondsOf } from './cpu-time.mjs';
 
 // Imported by path, as the login flood does: the server is not a dependency of the benchmarks.
 const SERVER_BUILD = new URL('../packages/server/dist/index.js', import.meta.url);
@@ -109,17 +109,6 @@ async function startChild(variant, redisUrl) {
       await exited;
     },
   };
-}
-
-/** Seconds of CPU a process has used (user + system), from /proc; NaN where /proc cannot say. */
-function cpuSecondsOf(pid) {
-  try {
-    // Fields after the command name, which is in parentheses.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** A redis-server of this benchmark's own on a free port, nothing persisted. */
