@@ -20,6 +20,7 @@ export default defineConfig({
       '@mixtape/core/sqlite': source('./packages/core/src/sqlite.ts'),
       '@mixtape/core/mysql': source('./packages/core/src/mysql.ts'),
       '@mixtape/core/redis': source('./packages/core/src/redis.ts'),
+      '@mixtape/core/elasticsearch': source('./packages/core/src/elasticsearch.ts'),
       '@mixtape/core': source('./packages/core/src/index.ts'),
       '@mixtape/server': source('./packages/server/src/index.ts'),
       '@mixtape/client': source('./packages/client/src/index.ts'),

@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   // One entry point per backend, so that `@mixtape/core` itself never loads a database driver.
-  entry: { index: 'src/index.ts', sqlite: 'src/sqlite.ts', mysql: 'src/mysql.ts', redis: 'src/redis.ts' },
+  entry: { index: 'src/index.ts', sqlite: 'src/sqlite.ts', mysql: 'src/mysql.ts', redis: 'src/redis.ts', elasticsearch: 'src/elasticsearch.ts' },
   format: ['esm'],
   target: 'node20',
   dts: true,

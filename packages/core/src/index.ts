@@ -28,6 +28,7 @@ export * from './library/library-service.js';
 
 export type * from './search/search-index.js';
 export * from './search/track-search.js';
+export * from './search/fold-text.js';
 
 export type * from './outbox/search-outbox.js';
 export * from './outbox/outbox-relay.js';

@@ -13,6 +13,12 @@ export interface TrackDocument extends TrackMetadata {
   version: number;
 }
 
+/** What reconciliation needs to know of an indexed document. */
+export interface IndexedDocument {
+  id: string;
+  version: number;
+}
+
 /**
  * Full-text index over track metadata. Results are ids; the catalog is the source of truth.
  *
@@ -28,6 +34,9 @@ export interface SearchIndex {
   remove(ids: string[]): Promise<void>;
   /** `total` is exact up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond. */
   search(query: string, page: PageRequest): Promise<Page<string>>;
-  /** Keyset scan of the indexed ids in id order, for reconciliation. */
-  scanIds(afterId: string | null, limit: number): Promise<string[]>;
+  /**
+   * Every indexed document's id and version, in id order, read `pageSize` at a time so that
+   * memory stays flat: for reconciliation, which compares them with the catalog.
+   */
+  documents(pageSize: number): AsyncIterable<IndexedDocument>;
 }

@@ -1,0 +1,5 @@
+// `@mixtape/core/elasticsearch`: the Elasticsearch search index, for many instances sharing one
+// search engine. Everything here needs @elastic/elasticsearch (8.19.x, which speaks to 8.x and
+// 9.x servers), an optional peer dependency of @mixtape/core; the main entry point never
+// imports it.
+export {};
