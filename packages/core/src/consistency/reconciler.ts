@@ -4,7 +4,8 @@ import { UnavailableError } from '../errors.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { LockManager } from '../locks/lock-manager.js';
 import type { OutboxRelay } from '../outbox/outbox-relay.js';
-import type { SearchIndex } from '../search/search-index.js';
+import type { CatalogTrack } from '../model.js';
+import type { IndexedDocument, SearchIndex } from '../search/search-index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { AudioFiles } from '../library/audio-files.js';
 
@@ -42,9 +43,10 @@ const zero = (): InconsistencyCounts => ({ orphanFiles: 0, missingFiles: 0, miss
 
 /**
  * Finds where files, catalog rows, search documents and jobs disagree, and repairs it: orphan
- * files are tombstoned (and swept with every tombstone past its grace), rows whose file is gone forget it, the index gains missing documents and
- * loses stale ones (through the search outbox, flushed before the run ends), and jobs whose
- * lease ran out are reaped: back to the queue, or failed if spent.
+ * files are tombstoned (and swept with every tombstone past its grace), rows whose file is
+ * gone forget it, the index gains missing documents and rewrites or loses stale ones (through
+ * the search outbox, flushed before the run ends), and jobs whose lease ran out are reaped:
+ * back to the queue, or failed if spent.
  * Every pass reads in pages, so memory stays flat however large the stores.
  */
 export class Reconciler {
@@ -73,7 +75,7 @@ export class Reconciler {
     await this.#files(report, tally);
     if (!options.dryRun) await this.#deps.files.sweep();
     await this.#rows(report, tally);
-    await this.#documents(report, tally);
+    await this.#documents(report, options.dryRun);
     await this.#jobs(report, options.dryRun);
     report.finishedAt = this.#deps.now();
     return report;
@@ -109,37 +111,51 @@ export class Reconciler {
     }
   }
 
-  /** A merge of two id-ordered scans: catalog rows against index documents. */
-  async #documents(report: ReconcileReport, tally: Tally): Promise<void> {
-    const { catalog, searchRepairs } = this.#deps;
-    const rows = this.#catalogTracks()[Symbol.asyncIterator]();
-    const documents = this.#indexIds()[Symbol.asyncIterator]();
-    let row = await rows.next();
-    let document = await documents.next();
-    while (!row.done || !document.done) {
-      if (document.done || (!row.done && row.value.id < document.value)) {
-        const track = row.value!;
-        await tally('missingDocuments', async () => {
-          await searchRepairs.reindex([track.id]);
-          return true;
-        });
-        row = await rows.next();
-      } else if (row.done || document.value < row.value.id) {
-        report.checked.documents += 1;
-        const id = document.value;
-        await tally('staleDocuments', async () => {
-          if (await catalog.get(id)) return false;
-          await searchRepairs.reindex([id]);
-          return true;
-        });
-        document = await documents.next();
-      } else {
-        report.checked.documents += 1;
-        row = await rows.next();
-        document = await documents.next();
-      }
+  /**
+   * A merge of two id-ordered scans, catalog rows against index documents. A row without a
+   * document is a missing document. A document is stale when the catalog lacks its track (a
+   * deletion the index missed, or a late write that brought it back) or holds another version
+   * of it (an old copy a lost write left behind). Both are repaired by queueing the track in
+   * the search outbox, whose relay writes it from the catalog or removes it, a batch at a time.
+   */
+  async #documents(report: ReconcileReport, dryRun: boolean): Promise<void> {
+    const { searchRepairs, batchSize } = this.#deps;
+    // Applies what is only pending (normal lag, and the row pass's repairs), so that it is not
+    // counted as drift below. A dry run changes nothing, so it counts such documents too:
+    // the backlog is normally seconds long, and queueing them again would be harmless. A
+    // failure here leaves them to be counted and queued again, which is harmless as well.
+    if (!dryRun) await searchRepairs.flush().catch(() => undefined);
+    let suspects: SeenVersions[] = [];
+    for await (const pair of mergeById(this.#catalogTracks(), this.#deps.index.documents(batchSize))) {
+      if (pair.documentVersion !== null) report.checked.documents += 1;
+      if (pair.rowVersion === pair.documentVersion) continue;
+      suspects.push(pair);
+      if (suspects.length < batchSize) continue;
+      await this.#repairDocuments(suspects, report, dryRun);
+      suspects = [];
     }
+    await this.#repairDocuments(suspects, report, dryRun);
     if (report.repaired.missingDocuments + report.repaired.staleDocuments > 0) await searchRepairs.flush();
+  }
+
+  /**
+   * Counts, and unless a dry run repairs, the suspects that still disagree with the catalog
+   * read again now: the two scans are not one snapshot, so a track added or changed between
+   * them can look drifted without being so.
+   */
+  async #repairDocuments(suspects: SeenVersions[], report: ReconcileReport, dryRun: boolean): Promise<void> {
+    if (suspects.length === 0) return;
+    const { catalog, searchRepairs, onRepair } = this.#deps;
+    const versions = new Map((await catalog.getMany(suspects.map((s) => s.id))).map((track) => [track.id, track.version]));
+    const drifted = suspects.filter((s) => (versions.get(s.id) ?? null) !== s.documentVersion);
+    const kindOf = (drift: SeenVersions): InconsistencyKind => (drift.documentVersion === null ? 'missingDocuments' : 'staleDocuments');
+    for (const drift of drifted) report.found[kindOf(drift)] += 1;
+    if (dryRun || drifted.length === 0) return;
+    await searchRepairs.reindex(drifted.map((drift) => drift.id));
+    for (const drift of drifted) {
+      report.repaired[kindOf(drift)] += 1;
+      onRepair?.(kindOf(drift));
+    }
   }
 
   /**
@@ -168,11 +184,6 @@ export class Reconciler {
     const { catalog, batchSize } = this.#deps;
     return keysetScan((after) => catalog.scan(after, batchSize), (track) => track.id, batchSize);
   }
-
-  #indexIds() {
-    const { index, batchSize } = this.#deps;
-    return keysetScan((after) => index.scanIds(after, batchSize), (id) => id, batchSize);
-  }
 }
 
 /** Every item of a keyset-paginated store, a page at a time. */
@@ -183,6 +194,34 @@ async function* keysetScan<T>(page: (after: string | null) => Promise<T[]>, keyO
     const last = items.at(-1);
     if (items.length < pageSize || last === undefined) return;
     after = keyOf(last);
+  }
+}
+
+/** One id as the two scans saw it; a version is null where that side lacks the track. */
+interface SeenVersions {
+  id: string;
+  rowVersion: number | null;
+  documentVersion: number | null;
+}
+
+/** Catalog rows and index documents, both in id order, paired by id. */
+async function* mergeById(rows: AsyncIterable<CatalogTrack>, documents: AsyncIterable<IndexedDocument>): AsyncGenerator<SeenVersions> {
+  const rowCursor = rows[Symbol.asyncIterator]();
+  const documentCursor = documents[Symbol.asyncIterator]();
+  let row = await rowCursor.next();
+  let document = await documentCursor.next();
+  while (!row.done || !document.done) {
+    if (document.done || (!row.done && row.value.id < document.value.id)) {
+      yield { id: row.value!.id, rowVersion: row.value!.version, documentVersion: null };
+      row = await rowCursor.next();
+    } else if (row.done || document.value.id < row.value.id) {
+      yield { id: document.value.id, rowVersion: null, documentVersion: document.value.version };
+      document = await documentCursor.next();
+    } else {
+      yield { id: row.value.id, rowVersion: row.value.version, documentVersion: document.value.version };
+      row = await rowCursor.next();
+      document = await documentCursor.next();
+    }
   }
 }
 

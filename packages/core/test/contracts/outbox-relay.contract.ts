@@ -39,7 +39,7 @@ function gatedIndex(index: SearchIndex) {
     },
     remove: (ids) => index.remove(ids),
     search: (query, page) => index.search(query, page),
-    scanIds: (afterId, limit) => index.scanIds(afterId, limit),
+    documents: (pageSize) => index.documents(pageSize),
   };
   return { index: gated, reached, open };
 }
