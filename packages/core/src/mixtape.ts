@@ -56,6 +56,11 @@ export interface MixtapeBackends {
   library: LibraryStore;
   queue: JobQueue;
   index: SearchIndex;
+  /**
+   * Where searches go while `index` fails: the database's full-text index behind Elasticsearch,
+   * which `index` keeps in step. Absent, the catalog's plain text match answers.
+   */
+  searchFallback?: Pick<SearchIndex, 'search'>;
   /** Search changes not yet in `index`, written by `catalog` with each change. */
   searchOutbox: SearchOutbox;
   blobs: BlobStore;
@@ -286,6 +291,7 @@ export function createMixtape(
     roles: new UserRoles(backends.users),
     search: new TrackSearch({
       index,
+      ...(backends.searchFallback ? { fallback: backends.searchFallback } : {}),
       catalog,
       onDegraded: (degraded) => metrics.searchDegraded.set(degraded ? 1 : 0),
       validators,

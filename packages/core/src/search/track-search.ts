@@ -6,25 +6,32 @@ import { DEFAULT_MIXTAPE_VALIDATORS, type MixtapeValidators } from '../validatio
 import type { SearchIndex } from './search-index.js';
 
 export interface SearchResult extends Page<Track> {
-  /** true when the index failed and the catalog's plain text match answered instead. */
+  /** true when the index failed and a fallback answered instead. */
   degraded: boolean;
 }
 
-/** Searches the index, and falls back to the catalog when the index fails, saying so. */
+/**
+ * Searches the index, and when it fails falls back, saying so: to a second index when there is
+ * one (the database's, behind Elasticsearch), and else, or when that fails too, to the
+ * catalog's plain text match.
+ */
 export class TrackSearch {
   readonly #index: SearchIndex;
+  readonly #fallback: Pick<SearchIndex, 'search'> | undefined;
   readonly #catalog: TrackCatalog;
   readonly #onDegraded: (degraded: boolean, error?: unknown) => void;
   readonly #validators: MixtapeValidators;
 
   constructor(deps: {
     index: SearchIndex;
+    fallback?: Pick<SearchIndex, 'search'>;
     catalog: TrackCatalog;
     onDegraded?: (degraded: boolean, error?: unknown) => void;
     /** The query and paging rules (`searchQuery`, `searchPage`). */
     validators?: MixtapeValidators;
   }) {
     this.#index = deps.index;
+    this.#fallback = deps.fallback;
     this.#catalog = deps.catalog;
     this.#onDegraded = deps.onDegraded ?? (() => undefined);
     this.#validators = deps.validators ?? DEFAULT_MIXTAPE_VALIDATORS;
@@ -39,16 +46,32 @@ export class TrackSearch {
       hits = await this.#index.search(q, page);
     } catch (error) {
       this.#onDegraded(true, error);
-      const fallback = await this.#catalog.search(q, page);
-      return { items: fallback.items.map(toTrack), total: fallback.total, degraded: true };
+      return { ...(await this.#searchFallback(q, page)), degraded: true };
     }
     this.#onDegraded(false);
+    return { ...(await this.#tracks(hits)), degraded: false };
+  }
+
+  async #searchFallback(q: string, page: PageRequest): Promise<Page<Track>> {
+    if (this.#fallback) {
+      try {
+        return await this.#tracks(await this.#fallback.search(q, page));
+      } catch {
+        // The database's index failed too: its plain text match may still answer.
+      }
+    }
+    const matches = await this.#catalog.search(q, page);
+    return { items: matches.items.map(toTrack), total: matches.total };
+  }
+
+  /** The catalog's tracks for an index's hits, in the hits' order. */
+  async #tracks(hits: Page<string>): Promise<Page<Track>> {
     const byId = new Map((await this.#catalog.getMany(hits.items)).map((t): [string, CatalogTrack] => [t.id, t]));
     // An id the catalog no longer has is a stale document; the reconciler removes those.
     const items = hits.items.flatMap((id) => {
       const track = byId.get(id);
       return track ? [toTrack(track)] : [];
     });
-    return { items, total: hits.total, degraded: false };
+    return { items, total: hits.total };
   }
 }
