@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS, parseConfig, UnavailableError } from '@mixtape/core';
 import { mysqlMigrations, type MysqlDatabase } from '@mixtape/core/mysql';
 import { freshMysqlDatabase, MYSQL_TEST_URL, mysqlUrl, type FreshMysqlDatabase } from '../../core/test/mysql/mysql-test-server.js';
-import { TcpProxy } from '../../core/test/mysql/tcp-proxy.js';
+import { TcpProxy } from '../../core/test/support/tcp-proxy.js';
 import { ensureBuilt, killAll, printedUrl, runCli, startCli, untilStatus, type CliProcess } from './support/cli-process.js';
 import { openBackends } from '../src/backends.js';
 import { call } from './support/test-server.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshMysqlDatabase, MYSQL_TEST_URL, type FreshMysqlDatabase } from '../../core/test/mysql/mysql-test-server.js';
-import { TcpProxy } from '../../core/test/mysql/tcp-proxy.js';
+import { TcpProxy } from '../../core/test/support/tcp-proxy.js';
 import { expectProblem } from './support/http-expectations.js';
 import { call, signUp, startTestServer, type TestServer } from './support/test-server.js';
 

@@ -6,7 +6,7 @@ import { MysqlDatabase } from '../../src/mysql/mysql-database.js';
 import { mysqlHealthCheck } from '../../src/mysql/mysql-health-check.js';
 import { createMysqlPool } from '../../src/mysql/mysql-pool.js';
 import { freshMysqlDatabase, MYSQL_TEST_URL, type FreshMysqlDatabase } from './mysql-test-server.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 /** The server cut off and back, through a proxy: no call may hang, and the same database heals. */
 describe('MysqlDatabase when the server goes away', () => {

@@ -10,7 +10,7 @@ import { bundleChildProgram, type ChildProgram } from '../sqlite/child-processes
 import { startChild, type LiveChild } from '../sqlite/live-child.js';
 import { createFencedTestWrites, fencedTestWrite, readFencedTestWrite } from './fenced-test-writes.js';
 import { freshMysqlDatabase, MYSQL_TEST_URL, type FreshMysqlDatabase } from './mysql-test-server.js';
-import { TcpProxy } from './tcp-proxy.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 
 /** One database for the whole file: the contract's keys are unique per test. */
 let shared: Promise<FreshMysqlDatabase> | undefined;
