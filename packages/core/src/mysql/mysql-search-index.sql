@@ -5,19 +5,21 @@
 -- a list binds as a comma-separated list, a list of lists as parenthesized rows.
 --
 -- `search_documents` holds each document's words as searchable text (searchableText in the
--- adapter): letters, marks and digits only, one space between words, artists apart by
--- ' \n '. The FULLTEXT index search_documents_text covers (title, artists, album, isrc).
+-- adapter): folded by foldSearchText (lower case, no accents, ø and ł spelled o and l),
+-- letters and digits only, one space between words, artists apart by ' \n '. The FULLTEXT
+-- index search_documents_text covers (title, artists, album, isrc).
 --
--- A search is @match, a boolean-mode query of `+word` terms built by the adapter from letters
--- and digits only (so it carries no operator of the user's), and @patterns, a JSON array of
--- LIKE patterns ('% word word %', the last word's '% word%'), for the words FULLTEXT does not
--- index (shorter than innodb_ft_min_token_size, or of several pieces such as "AC/DC"). LIKE
--- follows utf8mb4_unicode_520_ci, like the index: case and accents fold. The patterns match
--- the document's columns between spaces and apart by ' \n ', so a phrase never runs from one
--- column into the next. `@patterns = '[]'` is a constant the optimizer folds: a search of
--- indexed words alone pays nothing for the patterns. @pattern, the longest of them, is tried
--- first on its own, and the others only when there are others: JSON_TABLE costs about 10 µs
--- a row, a plain LIKE a tenth of that.
+-- A search is @match, a boolean-mode query of `+word` terms built by the adapter from the
+-- folded query's letters and digits only (so it carries no operator of the user's), and
+-- @patterns, a JSON array of LIKE patterns ('% word word %', the last word's '% word%'), for
+-- the words FULLTEXT does not index (shorter than innodb_ft_min_token_size, or of several
+-- pieces such as "AC/DC"). Both sides are folded already; LIKE and the index follow
+-- utf8mb4_unicode_520_ci, which also folds most accents of documents written before
+-- migration 002. The patterns match the document's columns between spaces and apart by
+-- ' \n ', so a phrase never runs from one column into the next. `@patterns = '[]'` is a
+-- constant the optimizer folds: a search of indexed words alone pays nothing for the
+-- patterns. @pattern, the longest of them, is tried first on its own, and the others only
+-- when there are others: JSON_TABLE costs about 10 µs a row, a plain LIKE a tenth of that.
 --
 -- The rank is FULLTEXT's relevance (TF-IDF over all columns) times the columns' weights for
 -- @phrase, the whole query as one LIKE pattern: 4 where the title holds it, 3 an artist, 2
@@ -43,8 +45,9 @@ ON DUPLICATE KEY UPDATE
 DELETE FROM search_documents WHERE track_id IN (@trackIds);
 
 -- name: scanIds
--- @afterId is '' for the first batch, since every (non-empty) track id sorts after it.
-SELECT track_id FROM search_documents WHERE track_id > @afterId ORDER BY track_id LIMIT @limit;
+-- A page of documents(): the ids after @afterId, with their versions, in id order (the
+-- primary key's).
+SELECT track_id AS id, version FROM search_documents WHERE track_id > @afterId ORDER BY track_id LIMIT @limit;
 
 -- name: tokenSizes
 -- The lengths of the words the FULLTEXT index holds: server settings, read once.

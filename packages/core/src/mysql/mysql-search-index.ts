@@ -1,5 +1,7 @@
 import type { Page, PageRequest } from '../model.js';
-import { SEARCH_TOTAL_LIMIT, type SearchIndex, type TrackDocument } from '../search/search-index.js';
+import { foldSearchText } from '../search/fold-text.js';
+import { pagedDocuments } from '../search/paged-documents.js';
+import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from '../search/search-index.js';
 import type { MysqlDatabase } from './mysql-database.js';
 import text from './mysql-search-index.sql';
 import { mysqlStatements } from './mysql-statements.js';
@@ -20,11 +22,11 @@ const MAX_QUERY_WORDS = 16;
 /** Rows per INSERT or DELETE, so that no statement outgrows the server's packet size. */
 const WRITE_CHUNK = 500;
 
-/** A word's pieces: runs of letters, marks and digits, as SQLite's unicode61 tokenizer splits text. */
-const PIECE = /[\p{L}\p{M}\p{N}]+/gu;
-const HAS_LETTER_OR_DIGIT = /[\p{L}\p{N}]/u;
-/** What InnoDB's parser surely takes for one word: letters and digits, no mark. */
-const FULLTEXT_WORD = /^[\p{L}\p{N}]+$/u;
+/**
+ * A word's pieces: runs of letters and digits, as SQLite's unicode61 tokenizer splits text.
+ * Text is folded first, so no mark is left to split a piece or to keep it from InnoDB's parser.
+ */
+const PIECE = /[\p{L}\p{N}]+/gu;
 
 /** The lengths, in characters, of the words a FULLTEXT index holds (`innodb_ft_min_token_size`, `_max_`). */
 export interface FulltextTokenSizes {
@@ -43,38 +45,40 @@ export interface MysqlSearchQuery {
 }
 
 /**
- * The pieces of `text` joined by single spaces: how a document's text is stored, so that the
- * FULLTEXT parser and the LIKE patterns see the same words as the query does. Punctuation
- * goes ("AC/DC" is "AC DC", "don't" is "don t"); case and accents stay, for the collation.
+ * The pieces of `text`, folded (foldSearchText), joined by single spaces: how a document's
+ * text is stored, so that the FULLTEXT parser and the LIKE patterns see the same words as the
+ * query does. Punctuation goes ("AC/DC" is "ac dc", "don't" is "don t"), and so do case and
+ * accents ("Łona" is "lona"): the collation folds neither þ nor ı, and LIKE does not take ß
+ * for "ss", so the folding is not left to it.
  */
 export function searchableText(text: string): string {
-  return (text.normalize('NFC').match(PIECE) ?? []).join(' ');
+  return (foldSearchText(text).match(PIECE) ?? []).join(' ');
 }
 
 /**
  * Turns arbitrary user text into a search that cannot carry FULLTEXT syntax, with SQLite's
- * meaning (toFtsQuery): every whitespace-separated word is required, as a phrase of its
- * pieces, and the last one matches as a prefix. Returns null when nothing searchable is left.
+ * meaning (toFtsQuery): the text is folded as documents are, then every whitespace-separated
+ * word is required, as a phrase of its pieces, and the last one matches as a prefix. Returns
+ * null when nothing searchable is left.
  *
- * - A word of one piece that the index holds (letters and digits only, within `sizes`) becomes
- *   `+piece`, the last one `+piece*`. Pieces are letters and digits only, so no operator of
- *   the boolean syntax (`+ - < > ( ) ~ * " @`) can reach the query.
+ * - A word of one piece that the index holds (within `sizes`) becomes `+piece`, the last one
+ *   `+piece*`. Pieces are letters and digits only, so no operator of the boolean syntax
+ *   (`+ - < > ( ) ~ * " @`) can reach the query.
  * - Any other word ("u2", "AC/DC", one longer than the index keeps) becomes a LIKE pattern of
- *   its pieces between spaces (`% AC DC %`; the last word `% AC DC%`); its pieces that the
+ *   its pieces between spaces (`% ac dc %`; the last word `% ac dc%`); its pieces that the
  *   index holds are also required in `match`, to narrow the rows the pattern is tried on.
  *   Pieces hold no `%`, `_` or `\`, so a pattern needs no escaping.
  */
 export function toMysqlSearch(text: string, sizes: FulltextTokenSizes): MysqlSearchQuery | null {
-  const words = text
-    .normalize('NFC')
+  const words = foldSearchText(text)
     .split(/\s+/u)
-    .filter((word) => HAS_LETTER_OR_DIGIT.test(word))
     .map((word) => word.match(PIECE) ?? [])
+    .filter((pieces) => pieces.length > 0)
     .slice(0, MAX_QUERY_WORDS);
   if (words.length === 0) return null;
   const indexed = (piece: string) => {
     const length = [...piece].length;
-    return FULLTEXT_WORD.test(piece) && length >= sizes.min && length <= sizes.max;
+    return length >= sizes.min && length <= sizes.max;
   };
   const terms: string[] = [];
   const patterns: string[] = [];
@@ -93,8 +97,10 @@ export function toMysqlSearch(text: string, sizes: FulltextTokenSizes): MysqlSea
  * while it is down): InnoDB's FULLTEXT index on `search_documents`, in boolean mode, ranked
  * by relevance weighted by column, ties broken by track id. Words the index does not hold
  * (shorter than `innodb_ft_min_token_size`, 3 by default) are matched with LIKE, so that
- * "u2", "husker du" and "AC/DC" find what they find on SQLite. utf8mb4_unicode_520_ci folds
- * case and accents ("bjork" finds "Björk"; ø and Ł fold too) in both paths.
+ * "u2", "husker du" and "AC/DC" find what they find on SQLite. Documents are stored folded
+ * and queries are folded alike (foldSearchText), so "bjork" finds "Björk" and "lona" "Łona"
+ * as on every engine; utf8mb4_unicode_520_ci's own folding serves documents written before
+ * migration 002 until the relay has rewritten them.
  *
  * Each document keeps its catalog version beside it, and an older one is ignored. Searches
  * see committed documents only: InnoDB adds rows to the FULLTEXT index at commit.
@@ -130,9 +136,8 @@ export class MysqlSearchIndex implements SearchIndex {
     for (let i = 0; i < ids.length; i += WRITE_CHUNK) await this.db.run(SQL.remove, { trackIds: ids.slice(i, i + WRITE_CHUNK) });
   }
 
-  async scanIds(afterId: string | null, limit: number): Promise<string[]> {
-    const rows = await this.db.all<{ track_id: string }>(SQL.scanIds, { afterId: afterId ?? '', limit });
-    return rows.map((row) => row.track_id);
+  documents(pageSize: number): AsyncIterable<IndexedDocument> {
+    return pagedDocuments((afterId, limit) => this.db.all<IndexedDocument>(SQL.scanIds, { afterId, limit }), pageSize);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {

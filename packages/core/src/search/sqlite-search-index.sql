@@ -5,6 +5,8 @@
 -- FTS5 rows are addressed by rowid, so `search_documents` maps each track id to the rowid
 -- (`doc_id`) of its row in `search_fts`: deleting by an UNINDEXED column would scan the index.
 -- `search_documents` also keeps each document's version, so an older one is never written.
+-- `search_fts` holds the text folded by foldSearchText, and @match is built from the folded
+-- query: unicode61 alone leaves ø, ł and æ as they are.
 
 -- name: register
 -- Returns the document's doc_id when it is new or @version is no older than the indexed one;
@@ -21,15 +23,16 @@ SELECT doc_id FROM search_documents WHERE track_id = @trackId;
 DELETE FROM search_fts WHERE rowid = @docId;
 
 -- name: index
--- `artists` holds the names joined by newlines; a track without an ISRC indexes ''.
+-- Every column is folded; `artists` holds the names joined by newlines; a track without an
+-- ISRC indexes ''.
 INSERT INTO search_fts (rowid, title, artists, album, isrc) VALUES (@docId, @title, @artists, @album, @isrc);
 
 -- name: forget
 DELETE FROM search_documents WHERE doc_id = @docId;
 
 -- name: scanIds
--- @afterId is '' for the first batch, since every (non-empty) track id sorts after it.
-SELECT track_id FROM search_documents WHERE track_id > @afterId ORDER BY track_id LIMIT @limit;
+-- A page of documents(): the ids after @afterId, with their versions, in id order.
+SELECT track_id AS id, version FROM search_documents WHERE track_id > @afterId ORDER BY track_id LIMIT @limit;
 
 -- name: countMatches
 -- @match is an FTS5 expression built by toFtsQuery, so it carries no syntax from the user.

@@ -2,7 +2,9 @@ import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '.
 import type { SqliteDatabase } from '../db/sqlite-database.js';
 import { runSqlite } from '../db/sqlite-faults.js';
 import type { Page, PageRequest } from '../model.js';
-import { SEARCH_TOTAL_LIMIT, type SearchIndex, type TrackDocument } from './search-index.js';
+import { foldSearchText } from './fold-text.js';
+import { pagedDocuments } from './paged-documents.js';
+import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
 
 const SQL = requireStatements(text, [
@@ -20,14 +22,14 @@ const SQL = requireStatements(text, [
 const MAX_QUERY_WORDS = 16;
 
 /**
- * Turns arbitrary user text into an FTS5 expression that cannot carry FTS syntax: every
- * whitespace-separated word becomes a quoted string (a phrase, so `AC/DC` keeps its words
- * together), the last one matches as a prefix, and all are ANDed. Words with no letter or
- * digit are dropped, since they would be empty phrases that match nothing.
- * Returns null when nothing searchable is left.
+ * Turns arbitrary user text into an FTS5 expression that cannot carry FTS syntax: the text is
+ * folded as the indexed text is (foldSearchText), then every whitespace-separated word becomes
+ * a quoted string (a phrase, so `AC/DC` keeps its words together), the last one matches as a
+ * prefix, and all are ANDed. Words with no letter or digit are dropped, since they would be
+ * empty phrases that match nothing. Returns null when nothing searchable is left.
  */
 export function toFtsQuery(text: string): string | null {
-  const words = text
+  const words = foldSearchText(text)
     .split(/\s+/u)
     .filter((word) => /[\p{L}\p{N}]/u.test(word))
     .slice(0, MAX_QUERY_WORDS);
@@ -38,9 +40,10 @@ export function toFtsQuery(text: string): string | null {
 }
 
 /**
- * The embedded full-text index: SQLite FTS5, ranked by bm25, ties broken by track id. Each
- * document's version is kept beside it in `search_documents`, and an older one is ignored.
- * Each method is one statement or one transaction, run by `runSqlite`.
+ * The embedded full-text index: SQLite FTS5, ranked by bm25, ties broken by track id. Text is
+ * indexed folded, and queries are folded alike, so that "lona" finds "Łona" as on every
+ * engine. Each document's version is kept beside it in `search_documents`, and an older one
+ * is ignored. Each method is one statement or one transaction, run by `runSqlite`.
  */
 export class SqliteSearchIndex implements SearchIndex {
   readonly name = 'sqlite-fts5';
@@ -62,10 +65,10 @@ export class SqliteSearchIndex implements SearchIndex {
         unindex.run({ docId: rowid });
         index.run({
           docId: rowid,
-          title: track.title,
-          artists: track.artists.join('\n'),
-          album: track.album,
-          isrc: track.isrc ?? '',
+          title: foldSearchText(track.title),
+          artists: track.artists.map(foldSearchText).join('\n'),
+          album: foldSearchText(track.album),
+          isrc: foldSearchText(track.isrc ?? ''),
         });
       }
     });
@@ -85,8 +88,10 @@ export class SqliteSearchIndex implements SearchIndex {
     await runSqlite(this.db, remove);
   }
 
-  async scanIds(afterId: string | null, limit: number): Promise<string[]> {
-    return runSqlite(this.db, () => this.statements.scanIds.pluck().all({ afterId: afterId ?? '', limit }) as string[]);
+  documents(pageSize: number): AsyncIterable<IndexedDocument> {
+    const readPage = (afterId: string, limit: number) =>
+      runSqlite(this.db, () => this.statements.scanIds.all({ afterId, limit }) as IndexedDocument[]);
+    return pagedDocuments(readPage, pageSize);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/errors.js';
 import { SEARCH_TOTAL_LIMIT, type TrackDocument } from '../../src/search/search-index.js';
 import { SqliteSearchIndex, toFtsQuery } from '../../src/search/sqlite-search-index.js';
 import { HOSTILE_QUERIES } from '../contracts/search-index.contract.js';
@@ -20,9 +21,15 @@ const SAFE_EXPRESSION = /^"(?:[^"]|"")*"(?: AND "(?:[^"]|"")*")*\*$/u;
 describe('toFtsQuery', () => {
   it('quotes every word, ANDs them and matches the last as a prefix', () => {
     expect(toFtsQuery('daft punk')).toBe('"daft" AND "punk"*');
-    expect(toFtsQuery('  AC/DC  ')).toBe('"AC/DC"*');
+    expect(toFtsQuery('  AC/DC  ')).toBe('"ac/dc"*');
     expect(toFtsQuery('say "hi"')).toBe('"say" AND """hi"""*');
-    expect(toFtsQuery('NEAR(a b)')).toBe('"NEAR(a" AND "b)"*');
+    expect(toFtsQuery('NEAR(a b)')).toBe('"near(a" AND "b)"*');
+  });
+
+  it('folds the query as the indexed text is folded', () => {
+    expect(toFtsQuery('Łona BJÖRK')).toBe('"lona" AND "bjork"*');
+    // A full-width quote folds to '"', and is escaped like one.
+    expect(toFtsQuery('\uFF02hi')).toBe('"""hi"*');
   });
 
   it('drops words with no letter or digit, and answers null when none is left', () => {
@@ -67,6 +74,34 @@ describe('SqliteSearchIndex', () => {
     expect(await ids('BEYONCÉ jay')).toEqual(['t1']);
     expect(await ids('olmez agac')).toEqual(['t2']);
     expect(await ids('夜に')).toEqual(['t3']);
+  });
+
+  it('indexes every column folded', async () => {
+    await index.upsert([{ ...track('t1', 'Łódź', ['Czesław Niemen', 'MØ'], 'Dziwny jest ten świat'), isrc: 'PLA017100001' }]);
+    expect(temp.db.prepare('SELECT title, artists, album, isrc FROM search_fts').get()).toEqual({
+      title: 'lodz',
+      artists: 'czeslaw niemen\nmo',
+      album: 'dziwny jest ten swiat',
+      isrc: 'pla017100001',
+    });
+  });
+
+  it('reads its documents a page at a time, as they are asked for', async () => {
+    await index.upsert(['a', 'b', 'c'].map((id) => track(id, 'Song', ['Band'])));
+    const documents = index.documents(2)[Symbol.asyncIterator]();
+    expect(await documents.next()).toEqual({ done: false, value: { id: 'a', version: 1 } });
+    // After the first page was read: the second finds the index as it is now.
+    await index.upsert([track('d', 'Song', ['Band'], 'Album', 2)]);
+    await index.remove(['c']);
+    const rest = [];
+    for (let next = await documents.next(); next.done !== true; next = await documents.next()) rest.push(next.value);
+    expect(rest).toEqual([{ id: 'b', version: 1 }, { id: 'd', version: 2 }]);
+  });
+
+  it('refuses a page size that would never move on', async () => {
+    for (const pageSize of [0, -1, 1.5, Number.NaN]) {
+      await expect(index.documents(pageSize)[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(ConfigError);
+    }
   });
 
   it('survives every hostile query with many documents indexed', async () => {
