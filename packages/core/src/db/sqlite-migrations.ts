@@ -6,6 +6,7 @@ import revocationList from './sqlite/005-revocation-list.sql';
 import locksAndFencing from './sqlite/006-locks-and-fencing.sql';
 import taskLeases from './sqlite/007-task-leases.sql';
 import quotaUsage from './sqlite/008-quota-usage.sql';
+import foldedSearchText from './sqlite/009-folded-search-text.sql';
 
 export interface Migration {
   version: number;
@@ -23,4 +24,5 @@ export const sqliteMigrations: readonly Migration[] = [
   { version: 6, name: 'locks-and-fencing', sql: locksAndFencing },
   { version: 7, name: 'task-leases', sql: taskLeases },
   { version: 8, name: 'quota-usage', sql: quotaUsage },
+  { version: 9, name: 'folded-search-text', sql: foldedSearchText },
 ];

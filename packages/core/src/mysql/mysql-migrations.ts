@@ -1,4 +1,5 @@
 import init from '../db/mysql/001-init.sql';
+import foldedSearchText from '../db/mysql/002-folded-search-text.sql';
 import type { Migration } from '../db/sqlite-migrations.js';
 import { UnavailableError } from '../errors.js';
 import type { MysqlDatabase } from './mysql-database.js';
@@ -17,9 +18,12 @@ const SQL = mysqlStatements(text, [
 /**
  * Numbered migrations of the MySQL database, oldest first. Never edit one that has shipped.
  * 001 is the whole schema of SQLite's 001 to 008; a later SQLite migration gets its MySQL
- * counterpart here, with the next number of this list.
+ * counterpart here, with the next number of this list (002 is SQLite's 009).
  */
-export const mysqlMigrations: readonly Migration[] = [{ version: 1, name: 'init', sql: init }];
+export const mysqlMigrations: readonly Migration[] = [
+  { version: 1, name: 'init', sql: init },
+  { version: 2, name: 'folded-search-text', sql: foldedSearchText },
+];
 
 export interface MigrateMysqlOptions {
   migrations?: readonly Migration[];

@@ -33,12 +33,14 @@ describe('MySQL migrations', () => {
     // Three pools, as `serve`, `worker` and `migrate` would each have.
     const migrators = [1, 2, 3].map(() => new MysqlDatabase(createMysqlPool(url, { poolSize: 1 })));
     try {
-      expect(await pendingMysqlMigrations(migrators[0]!)).toEqual([1]);
+      expect(await pendingMysqlMigrations(migrators[0]!)).toEqual(mysqlMigrations.map((m) => m.version));
       const results = await Promise.all(migrators.map((db) => migrateMysql(db)));
       expect(results.filter((applied) => applied.length > 0)).toEqual([mysqlMigrations.map((m) => m.version)]);
       expect(results.filter((applied) => applied.length === 0)).toHaveLength(2);
       for (const db of migrators) expect(await pendingMysqlMigrations(db)).toEqual([]);
-      expect(await migrators[0]!.all('SELECT version, name FROM schema_migrations')).toEqual([{ version: 1, name: 'init' }]);
+      expect(await migrators[0]!.all('SELECT version, name FROM schema_migrations ORDER BY version')).toEqual(
+        mysqlMigrations.map(({ version, name }) => ({ version, name })),
+      );
       // Idempotent: again, nothing to do.
       expect(await migrateMysql(migrators[1]!)).toEqual([]);
     } finally {
@@ -127,6 +129,33 @@ describe('MySQL migrations', () => {
     expect(await search('+bjo*')).toEqual(['t1']);
     // Built without InnoDB's stopword list, so "the" is a word like any other.
     expect(await search('+the')).toEqual(['t6']);
+  });
+
+  it('queues every track for the search index once documents are folded (002), keeping rows already queued', async () => {
+    const { db } = await fresh(false);
+    await migrateMysql(db, { migrations: mysqlMigrations.filter((m) => m.version < 2) });
+    const insertTrack = `INSERT INTO tracks (id, title, artists, album, duration_ms, updated_at, version)
+      VALUES (@id, 'Jóga', '["Björk"]', 'Homogenic', 1, 0, @version)`;
+    await db.run(insertTrack, { id: 't1', version: 3 });
+    await db.run(insertTrack, { id: 't2', version: 1 });
+    // A change that has failed twice, waiting for its retry.
+    await db.run("INSERT INTO search_outbox (track_id, version, enqueued_at, next_attempt_at, attempts) VALUES ('t1', 3, 5, 99, 2)");
+    const before = Date.now();
+    expect(await migrateMysql(db)).toEqual([2]);
+    const rows = await db.all<{ track_id: string; enqueued_at: number; next_attempt_at: number }>(
+      'SELECT track_id, version, enqueued_at, next_attempt_at, attempts FROM search_outbox ORDER BY track_id',
+    );
+    expect(rows).toEqual([
+      { track_id: 't1', version: 3, enqueued_at: 5, next_attempt_at: 99, attempts: 2 },
+      { track_id: 't2', version: 1, enqueued_at: expect.any(Number), next_attempt_at: expect.any(Number), attempts: 0 },
+    ]);
+    // The database's clock: allow it a little skew from this process's.
+    expect(rows[1]!.enqueued_at).toBeGreaterThanOrEqual(before - 5000);
+    expect(rows[1]!.next_attempt_at).toBe(rows[1]!.enqueued_at);
+    // Written to complete when run again: a second run changes nothing.
+    await db.run('DELETE FROM schema_migrations WHERE version = 2');
+    expect(await migrateMysql(db)).toEqual([2]);
+    expect(await db.all('SELECT track_id, version, enqueued_at, next_attempt_at, attempts FROM search_outbox ORDER BY track_id')).toEqual(rows);
   });
 
   it('allows one active job per user and track, and any number of finished ones', async () => {

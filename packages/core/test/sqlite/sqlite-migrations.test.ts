@@ -59,6 +59,31 @@ describe('SQLite migrations', () => {
     }
   });
 
+  it('queues every track for the search index once documents are folded (009), keeping rows already queued', () => {
+    const db = openSqliteDatabase(path);
+    try {
+      migrateSqlite(db, sqliteMigrations.filter((m) => m.version < 9));
+      const insertTrack = db.prepare(`INSERT INTO tracks (id, title, artists, album, duration_ms, updated_at, version)
+        VALUES (?, 'Jóga', '["Björk"]', 'Homogenic', 1, 0, ?)`);
+      insertTrack.run('t1', 3);
+      insertTrack.run('t2', 1);
+      // A change that has failed twice, waiting for its retry.
+      db.prepare('INSERT INTO search_outbox (track_id, version, enqueued_at, next_attempt_at, attempts) VALUES (?, 3, 5, 99, 2)').run('t1');
+      const before = Date.now();
+      expect(migrateSqlite(db)).toEqual([9]);
+      const rows = db.prepare('SELECT track_id, version, enqueued_at, next_attempt_at, attempts FROM search_outbox ORDER BY track_id').all();
+      expect(rows).toEqual([
+        { track_id: 't1', version: 3, enqueued_at: 5, next_attempt_at: 99, attempts: 2 },
+        { track_id: 't2', version: 1, enqueued_at: expect.any(Number), next_attempt_at: expect.any(Number), attempts: 0 },
+      ]);
+      const queued = rows[1] as { enqueued_at: number; next_attempt_at: number };
+      expect(queued.enqueued_at).toBeGreaterThanOrEqual(before - 1000);
+      expect(queued.next_attempt_at).toBe(queued.enqueued_at);
+    } finally {
+      db.close();
+    }
+  });
+
   it('rolls a failing migration back and records nothing of it', () => {
     const db = openSqliteDatabase(path);
     try {
