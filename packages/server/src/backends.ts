@@ -1,6 +1,5 @@
 import {
   type CallBudget,
-  ConfigError,
   LocalCallBudget,
   DemoMetadataProvider,
   DemoTrackSource,
@@ -64,29 +63,27 @@ export function demoIsOn(config: Pick<MixtapeConfig, 'demo' | 'spotify' | 'sourc
  * Builds the backends the configuration asks for: the one place where every command
  * (`serve`, `worker`, `migrate`, `reconcile`, `admin`) gets them. MySQL when
  * `MIXTAPE_MYSQL_URL` is set, else the embedded database; Redis in front of either when
- * `MIXTAPE_REDIS_URL` is set. Elasticsearch lands in a later release; until then asking for it
- * is refused rather than silently served by the embedded search. Seeds nothing: only
- * `mixtape serve` seeds the demo.
+ * `MIXTAPE_REDIS_URL` is set, and Elasticsearch in front of its search when
+ * `MIXTAPE_ELASTICSEARCH_URL` is. Seeds nothing: only `mixtape serve` seeds the demo.
  */
 export async function openBackends(config: MixtapeConfig, options: OpenBackendsOptions = {}): Promise<OpenedBackends> {
-  if (config.elasticsearch) {
-    throw new ConfigError([
-      'MIXTAPE_ELASTICSEARCH_URL: the Elasticsearch backend is not available in this version; unset it to use embedded search',
-    ]);
-  }
   const redis = config.redisUrl && options.redis !== false ? await connectRedis(config.redisUrl, options.logger) : null;
   try {
     const budget = redis ? new redis.module.RedisCallBudget(redis.connection, spotifyBudget(config)) : new LocalCallBudget(spotifyBudget(config));
     const database = await openDatabaseBackends(config, options, metadataProvider(config, budget));
-    if (!redis) return database;
-    const shared = await redis.module.openRedisBackends(database, {
-      connection: redis.connection,
-      rateLimitFallback: config.rateLimitFallback,
-      onError: (error) => options.logger?.debug({ err: error }, 'redis: deferred to a fallback'),
-    });
-    // The revocation list's start waited for the connection (a second at most): one wait, not two.
-    if (!redis.connection.ready) options.logger?.warn('Redis did not answer at start: using the fallbacks until it does');
-    return { ...shared, pendingMigrations: database.pendingMigrations, appliedMigrations: database.appliedMigrations };
+    const { pendingMigrations, appliedMigrations } = database;
+    let backends: MixtapeBackends = database;
+    if (redis) {
+      backends = await redis.module.openRedisBackends(backends, {
+        connection: redis.connection,
+        rateLimitFallback: config.rateLimitFallback,
+        onError: (error) => options.logger?.debug({ err: error }, 'redis: deferred to a fallback'),
+      });
+      // The revocation list's start waited for the connection (a second at most): one wait, not two.
+      if (!redis.connection.ready) options.logger?.warn('Redis did not answer at start: using the fallbacks until it does');
+    }
+    if (config.elasticsearch) backends = await withElasticsearch(backends, config.elasticsearch, options.logger);
+    return { ...backends, pendingMigrations, appliedMigrations };
   } catch (error) {
     await redis?.connection.close();
     throw error;
@@ -146,6 +143,20 @@ async function connectRedis(url: string, logger: Logger | undefined) {
     else logger?.info('Redis answers again');
   });
   return { module, connection };
+}
+
+/**
+ * Elasticsearch in front of the database's search, loaded only when configured. Nothing waits
+ * for it: the index is created on first use, and the breaker's changes are logged once each.
+ */
+async function withElasticsearch(backends: MixtapeBackends, options: NonNullable<MixtapeConfig['elasticsearch']>, logger: Logger | undefined) {
+  const { openElasticsearchBackends } = await import('@mixtape/core/elasticsearch');
+  const opened = openElasticsearchBackends(backends, { url: options.url, alias: options.index, searchTimeoutMs: options.timeoutMs });
+  opened.engine.breaker.onChange((state) => {
+    if (state === 'open') logger?.warn('Elasticsearch does not answer: searches are served by the database, and the index catches up when it is back');
+    else logger?.info('Elasticsearch answers again');
+  });
+  return opened;
 }
 
 /**
