@@ -40,7 +40,8 @@ interface CallOptions {
  * the catalog's version of each track): replaying one is harmless, and one older than the
  * indexed document is refused by Elasticsearch itself, whichever relay sent it. A delete
  * leaves a tombstone that refuses older writes for `index.gc_deletes` (60 s); a write arriving
- * later than that can bring a deleted document back, which the reconciler finds.
+ * later than that, or of the deleted version itself, can bring a deleted document back, which
+ * the reconciler finds (its track is not in the catalog).
  *
  * Every call is bounded by a timeout and passes one circuit breaker, so when Elasticsearch
  * hangs or dies, searches fail within `searchTimeoutMs` and then at once, and the caller
@@ -75,9 +76,21 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     await this.#bulk(operations);
   }
 
+  /**
+   * Deletes each document at the version it holds, read just before: its tombstone then refuses
+   * older writes, as a newer document would, while the same version can be written again (a
+   * lost document put back). A plain delete would raise the version past the catalog's, and
+   * refuse that too. A document written in between keeps its newer version: its delete is refused.
+   */
   async remove(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.#bulk(ids.map((id) => ({ delete: { _index: this.#alias, _id: id } })));
+    const held = await this.#call(this.#writeTimeoutMs, (options) =>
+      this.#client.mget({ index: this.#alias, ids, _source: false, realtime: true }, options),
+    );
+    const operations = held.docs.flatMap((doc) =>
+      'found' in doc && doc.found ? [{ delete: { _index: this.#alias, _id: doc._id, version: doc._version!, version_type: 'external_gte' as const } }] : [],
+    );
+    if (operations.length > 0) await this.#bulk(operations);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {
