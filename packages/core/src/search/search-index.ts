@@ -30,7 +30,11 @@ export interface SearchIndex {
   readonly name: string;
   /** Inserts or replaces documents; one whose version is lower than the indexed one is ignored. */
   upsert(documents: TrackDocument[]): Promise<void>;
-  /** Removes documents; unknown ids are ignored. */
+  /**
+   * Removes documents; unknown ids are ignored. A removed document can be written again at the
+   * version it had or a newer one; an older one may be refused for a while (Elasticsearch
+   * remembers deletes for `index.gc_deletes`), as if the index still held the document.
+   */
   remove(ids: string[]): Promise<void>;
   /** `total` is exact up to SEARCH_TOTAL_LIMIT and at least SEARCH_TOTAL_LIMIT beyond. */
   search(query: string, page: PageRequest): Promise<Page<string>>;
