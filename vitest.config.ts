@@ -29,8 +29,9 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
-    // One redis-server for every file; a test that kills or pauses Redis starts its own.
-    globalSetup: ['packages/core/test/redis/shared-redis.ts'],
+    // One redis-server and one Elasticsearch for every file; a test that kills or pauses Redis
+    // starts its own.
+    globalSetup: ['packages/core/test/redis/shared-redis.ts', 'packages/core/test/elasticsearch/shared-elasticsearch.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     allowOnly: false,
