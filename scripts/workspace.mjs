@@ -3,7 +3,7 @@
 // Each installs what is missing and builds what is stale first, so they work on a fresh clone
 // with nothing but Node.js 20+ and npm.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -81,6 +81,8 @@ function test(args) {
   const typeFailures = typecheck();
   mkdirSync(join(root, '.cache'), { recursive: true });
   const report = join(root, '.cache', 'vitest-report.json');
+  // An earlier run's report must not be read as this one's when Vitest fails before writing.
+  rmSync(report, { force: true });
   const status = run(process.execPath, [
     join(root, 'node_modules', 'vitest', 'vitest.mjs'),
     'run',
@@ -97,6 +99,9 @@ function test(args) {
     // A file that failed to load counts as one failure even though none of its tests ran.
     const brokenFiles = results.testResults.filter((f) => f.status === 'failed' && f.assertionResults.length === 0).length;
     failed = results.numFailedTests + brokenFiles;
+    // Vitest failed yet no test did: an error outside the tests, such as a global setup that
+    // could not start Elasticsearch, fails the run as one failure.
+    if (status !== 0 && failed === 0) failed = 1;
   }
   failed += typeFailures;
   console.log(`${passed} passed, ${failed} failed`);
