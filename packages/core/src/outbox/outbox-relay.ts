@@ -1,5 +1,5 @@
 import type { TrackCatalog } from '../catalog/track-catalog.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError, UnavailableError } from '../errors.js';
 import { retryDelayMs } from '../jobs/backoff.js';
 import type { CatalogTrack } from '../model.js';
 import type { SearchIndex, TrackDocument } from '../search/search-index.js';
@@ -19,6 +19,12 @@ export interface OutboxRelaySettings {
    * to be down, and the relay pauses, backing off like a failed change.
    */
   isolationLimit: number;
+  /**
+   * The longest pause while the index says it is down (an UnavailableError: Elasticsearch
+   * not answering). No change counts an attempt then, since none is at fault: the relay
+   * pauses, doubling from `retryBaseMs` up to this, and catches up within it once the index is back.
+   */
+  outagePauseMaxMs: number;
 }
 
 export const DEFAULT_OUTBOX_RELAY_SETTINGS: OutboxRelaySettings = {
@@ -27,6 +33,7 @@ export const DEFAULT_OUTBOX_RELAY_SETTINGS: OutboxRelaySettings = {
   retryBaseMs: 1000,
   retryMaxMs: 300_000,
   isolationLimit: 3,
+  outagePauseMaxMs: 10_000,
 };
 
 export interface OutboxRelayDeps {
@@ -74,7 +81,7 @@ export class OutboxRelay {
   #kicked = false;
   #draining = false;
   #drained: Promise<void> = Promise.resolve();
-  /** Passes in a row that applied nothing and failed something: the index looks down. */
+  /** Passes in a row that applied nothing and failed something, or found the index down. */
   #failingPasses = 0;
   #pausedUntil = 0;
 
@@ -178,7 +185,13 @@ export class OutboxRelay {
     try {
       await this.#write(writes);
     } catch (error) {
-      return { due: changes.length, ...this.#noted(await this.#writeOneByOne(writes, error)) };
+      if (error instanceof UnavailableError) return { due: changes.length, ...this.#indexDown(error, { applied: 0, failed: 0 }) };
+      try {
+        return { due: changes.length, ...this.#noted(await this.#writeOneByOne(writes, error)) };
+      } catch (down) {
+        if (!(down instanceof IndexDown)) throw down;
+        return { due: changes.length, ...this.#indexDown(down.cause, down.report) };
+      }
     }
     await outbox.applied(writes.map(writtenVersion));
     return { due: changes.length, ...this.#noted({ applied: writes.length, failed: 0 }) };
@@ -197,6 +210,7 @@ export class OutboxRelay {
       try {
         await this.#write([write]);
       } catch (error) {
+        if (error instanceof UnavailableError) throw new IndexDown(error, report);
         await this.#fail(write, error);
         report.failed += 1;
         if (++failuresInARow >= this.#settings.isolationLimit) break;
@@ -236,11 +250,31 @@ export class OutboxRelay {
       this.#failingPasses = 0;
       this.#pausedUntil = 0;
     } else {
-      this.#failingPasses += 1;
-      const { retryBaseMs, retryMaxMs } = this.#settings;
-      this.#pausedUntil = this.#now().getTime() + retryDelayMs(this.#failingPasses, retryBaseMs, { maxMs: retryMaxMs });
+      this.#pause(this.#settings.retryMaxMs);
     }
     return report;
+  }
+
+  /** The index said it is down: every change stays as it was, and the relay pauses briefly. */
+  #indexDown(error: unknown, report: RelayReport): RelayReport {
+    this.#deps.onError?.(error);
+    this.#pause(this.#settings.outagePauseMaxMs);
+    return report;
+  }
+
+  #pause(maxMs: number): void {
+    this.#failingPasses += 1;
+    this.#pausedUntil = this.#now().getTime() + retryDelayMs(this.#failingPasses, this.#settings.retryBaseMs, { maxMs });
+  }
+}
+
+/** Thrown out of one-by-one writes when the index turns out to be down: what they did before. */
+class IndexDown extends Error {
+  constructor(
+    override readonly cause: UnavailableError,
+    readonly report: RelayReport,
+  ) {
+    super(cause.message);
   }
 }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { notifyCatalogChanges } from '../../src/catalog/change-notifying-catalog.js';
 import type { TrackCatalog } from '../../src/catalog/track-catalog.js';
+import { UnavailableError } from '../../src/errors.js';
 import type { TrackMetadata } from '../../src/model.js';
 import { OutboxRelay, type OutboxRelayDeps } from '../../src/outbox/outbox-relay.js';
 import type { SearchOutbox } from '../../src/outbox/search-outbox.js';
@@ -170,6 +171,29 @@ export function describeOutboxRelay(name: string, factory: () => Promise<SearchS
       const due = await outbox.due(now(), 100);
       expect(due).toHaveLength(7);
       expect(due.every((change) => change.attempts === 0)).toBe(true);
+    });
+
+    it('pauses while the index says it is down, counting no attempt, and catches up within outagePauseMaxMs', async () => {
+      let down = true;
+      let writes = 0;
+      // What the Elasticsearch adapter throws when the node does not answer or its breaker is open.
+      const flaky: Pick<SearchIndex, 'upsert' | 'remove'> = {
+        upsert: (documents) => ((writes += 1), down ? Promise.reject(new UnavailableError('index down')) : index.upsert(documents)),
+        remove: (ids) => index.remove(ids),
+      };
+      await catalog.upsert(Array.from({ length: 10 }, (_, i) => meta(`t${i}`, 'Song')));
+      const relayer = relay({ index: flaky, settings: { intervalMs: 20, retryBaseMs: 20, outagePauseMaxMs: 100 } });
+      expect(await relayer.flush()).toEqual({ applied: 0, failed: 0 });
+      // One bulk write, none alone: no change is at fault.
+      expect(writes).toBe(1);
+      expect((await outbox.due(now(), 100)).map((change) => change.attempts)).toEqual(Array(10).fill(0));
+      relayer.start();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Paused between tries, however often its timer fires (every 20 ms).
+      expect(writes).toBeLessThan(10);
+      down = false;
+      await vi.waitFor(async () => expect(await ids('song')).toHaveLength(10), { timeout: 2000, interval: 20 });
+      expect((await outbox.backlog()).pending).toBe(0);
     });
 
     it('removes the document of a track the catalog lacks, and rewrites a lost one, when asked to repair', async () => {
