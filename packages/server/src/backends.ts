@@ -82,7 +82,7 @@ export async function openBackends(config: MixtapeConfig, options: OpenBackendsO
       // The revocation list's start waited for the connection (a second at most): one wait, not two.
       if (!redis.connection.ready) options.logger?.warn('Redis did not answer at start: using the fallbacks until it does');
     }
-    if (config.elasticsearch) backends = await withElasticsearch(backends, config.elasticsearch, options.logger);
+    if (config.elasticsearch) backends = await withElasticsearch(backends, config.elasticsearch, options);
     return { ...backends, pendingMigrations, appliedMigrations };
   } catch (error) {
     await redis?.connection.close();
@@ -149,9 +149,10 @@ async function connectRedis(url: string, logger: Logger | undefined) {
  * Elasticsearch in front of the database's search, loaded only when configured. Nothing waits
  * for it: the index is created on first use, and the breaker's changes are logged once each.
  */
-async function withElasticsearch(backends: MixtapeBackends, options: NonNullable<MixtapeConfig['elasticsearch']>, logger: Logger | undefined) {
+async function withElasticsearch(backends: MixtapeBackends, search: NonNullable<MixtapeConfig['elasticsearch']>, options: OpenBackendsOptions) {
   const { openElasticsearchBackends } = await import('@mixtape/core/elasticsearch');
-  const opened = openElasticsearchBackends(backends, { url: options.url, alias: options.index, searchTimeoutMs: options.timeoutMs });
+  const { logger, readOnly = false } = options;
+  const opened = openElasticsearchBackends(backends, { url: search.url, alias: search.index, searchTimeoutMs: search.timeoutMs, readOnly });
   opened.engine.breaker.onChange((state) => {
     if (state === 'open') logger?.warn('Elasticsearch does not answer: searches are served by the database, and the index catches up when it is back');
     else logger?.info('Elasticsearch answers again');

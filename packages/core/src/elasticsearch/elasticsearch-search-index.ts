@@ -15,6 +15,11 @@ export interface ElasticsearchSearchIndexOptions {
   writeTimeoutMs?: number;
   /** Makes each write visible to searches before it returns: for tests, not production (default false). */
   refreshOnWrite?: boolean;
+  /**
+   * Look, never touch (dry runs): the index is not created when missing, and is then read as
+   * empty. Writes are not refused: the caller makes none (default false).
+   */
+  readOnly?: boolean;
   /** Guards every call; default: opens after 3 failures in a row, probing after 1 s, then up to 15 s. */
   breaker?: CircuitBreaker;
 }
@@ -55,6 +60,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   readonly #searchTimeoutMs: number;
   readonly #writeTimeoutMs: number;
   readonly #refresh: boolean;
+  readonly #readOnly: boolean;
   /** Creating the index and alias, once; cleared on failure so the next call tries again. */
   #prepared: Promise<void> | undefined;
 
@@ -64,6 +70,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     this.#searchTimeoutMs = options.searchTimeoutMs;
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
     this.#refresh = options.refreshOnWrite ?? false;
+    this.#readOnly = options.readOnly ?? false;
     this.breaker = options.breaker ?? new CircuitBreaker({ name: 'Elasticsearch', failureThreshold: 3, openMs: 1000, maxOpenMs: 15_000 });
   }
 
@@ -116,7 +123,14 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   /** Pages of one point in time, so that writes made meanwhile neither skip nor repeat a document. */
   async *documents(pageSize: number): AsyncIterable<IndexedDocument> {
-    const pit = await this.#call(this.#writeTimeoutMs, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options));
+    const pit = await this.#call(this.#writeTimeoutMs, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options)).catch(
+      (error: unknown) => {
+        // Only a read-only index can be missing here: it holds no document yet.
+        if (isMissingIndex(error)) return null;
+        throw error;
+      },
+    );
+    if (pit === null) return;
     try {
       for (let after: string | undefined; ; ) {
         const response = await this.#call(this.#writeTimeoutMs, (options) =>
@@ -184,7 +198,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       }, isOutage);
     } catch (error) {
       // Someone deleted the index: create it again on the next call.
-      if (error instanceof errors.ResponseError && error.body?.error?.type === 'index_not_found_exception') this.#prepared = undefined;
+      if (isMissingIndex(error)) this.#prepared = undefined;
       throw isOutage(error) ? new UnavailableError(`Elasticsearch: ${describe(error)}`, { retryAfterMs: Math.max(1000, this.breaker.retryAfterMs) }) : error;
     }
   }
@@ -197,9 +211,9 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     return this.#prepared;
   }
 
-  /** The versioned index with the alias on it, unless the alias exists; racing processes both succeed. */
+  /** The versioned index with the alias on it, unless the alias exists; racing processes both succeed. Read-only: nothing. */
   async #createIndex(options: CallOptions): Promise<void> {
-    if (await this.#client.indices.existsAlias({ name: this.#alias }, options)) return;
+    if (this.#readOnly || (await this.#client.indices.existsAlias({ name: this.#alias }, options))) return;
     try {
       await this.#client.indices.create(
         {
@@ -214,6 +228,10 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       if (!(error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception')) throw error;
     }
   }
+}
+
+function isMissingIndex(error: unknown): boolean {
+  return error instanceof errors.ResponseError && error.body?.error?.type === 'index_not_found_exception';
 }
 
 /** Elasticsearch did not answer, or answered that it cannot now: counted by the breaker. */
