@@ -24,9 +24,10 @@ const UNDECOMPOSABLE_PATTERN = new RegExp(`[${Object.keys(UNDECOMPOSABLE).join('
  * needs no analyzer plugin and works the same on every engine.
  */
 export function foldSearchText(text: string): string {
+  // Decomposed before lower-casing: compatibility forms can decompose into capitals ("™" → "TM").
   return text
-    .toLowerCase()
     .normalize('NFKD')
+    .toLowerCase()
     .replace(/\p{M}+/gu, '')
     .replace(UNDECOMPOSABLE_PATTERN, (letter) => UNDECOMPOSABLE[letter]!);
 }
