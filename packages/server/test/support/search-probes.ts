@@ -75,6 +75,20 @@ export function searchLoad(server: TestServer, token: string, q: string, { loops
   return { answers, stop };
 }
 
+/**
+ * Waits until a load has an answer satisfying `until`, and returns the earliest such answer
+ * by the time it arrived; fails after `timeoutMs`.
+ */
+export async function firstAnswer(answers: SearchAnswer[], until: (answer: SearchAnswer) => boolean, timeoutMs: number): Promise<SearchAnswer> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const matching = answers.filter(until).sort((a, b) => a.endedAt - b.endedAt);
+    if (matching[0]) return matching[0];
+    if (performance.now() > deadline) throw new Error(`no answer as expected in ${timeoutMs} ms among ${answers.length}; last: ${JSON.stringify(answers.at(-1))}`);
+    await sleep(10);
+  }
+}
+
 /** `/readyz` every 50 ms until stopped: its statuses (0 for a failed connection). */
 export function readinessProbe(server: TestServer) {
   const statuses: number[] = [];
