@@ -32,6 +32,8 @@ export class BulkRejectionError extends Error {
   }
 }
 
+const ONCE = { retries: 0 };
+
 /** Options of one request to the client. */
 interface CallOptions {
   requestTimeout: number;
@@ -91,7 +93,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
    */
   async remove(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    const held = await this.#call(this.#writeTimeoutMs, (options) =>
+    const held = await this.#call(this.#writeTimeoutMs, ONCE, (options) =>
       this.#client.mget({ index: this.#alias, ids, _source: false, realtime: true }, options),
     );
     const operations = held.docs.flatMap((doc) =>
@@ -103,7 +105,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   async search(query: string, page: PageRequest): Promise<Page<string>> {
     const words = queryWords(query);
     if (words.length === 0) return { items: [], total: 0 };
-    const response = await this.#call(this.#searchTimeoutMs, (options) =>
+    // Sent again once if the connection drops (a node restarted under a kept-alive socket), within the same deadline.
+    const response = await this.#call(this.#searchTimeoutMs, { retries: 1 }, (options) =>
       this.#client.search(
         {
           index: this.#alias,
@@ -123,7 +126,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   /** Pages of one point in time, so that writes made meanwhile neither skip nor repeat a document. */
   async *documents(pageSize: number): AsyncIterable<IndexedDocument> {
-    const pit = await this.#call(this.#writeTimeoutMs, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options)).catch(
+    const pit = await this.#call(this.#writeTimeoutMs, ONCE, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options)).catch(
       (error: unknown) => {
         // Only a read-only index can be missing here: it holds no document yet.
         if (isMissingIndex(error)) return null;
@@ -133,7 +136,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     if (pit === null) return;
     try {
       for (let after: string | undefined; ; ) {
-        const response = await this.#call(this.#writeTimeoutMs, (options) =>
+        const response = await this.#call(this.#writeTimeoutMs, ONCE, (options) =>
           this.#client.search(
             {
               pit: { id: pit.id, keep_alive: '1m' },
@@ -159,7 +162,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   /** Makes every write so far visible to searches (tests and benchmarks). */
   async refresh(): Promise<void> {
-    await this.#call(this.#writeTimeoutMs, (options) => this.#client.indices.refresh({ index: this.#alias }, options));
+    await this.#call(this.#writeTimeoutMs, ONCE, (options) => this.#client.indices.refresh({ index: this.#alias }, options));
   }
 
   /**
@@ -168,7 +171,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
    * retries one by one, so that one bad document does not hold back the rest.
    */
   async #bulk(operations: object[]): Promise<void> {
-    const response = await this.#call(this.#writeTimeoutMs, (options) =>
+    const response = await this.#call(this.#writeTimeoutMs, ONCE, (options) =>
       this.#client.bulk({ operations, refresh: this.#refresh }, options),
     );
     if (!response.errors) return;
@@ -185,12 +188,13 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   }
 
   /**
-   * A call through the breaker, bounded by `timeoutMs` from before the index is prepared, and
-   * sent once: whoever called retries, with backoff. Its failure is an UnavailableError when
-   * Elasticsearch is the cause, with no request details (a URL may hold credentials).
+   * A call through the breaker, bounded by `timeoutMs` from before the index is prepared, all
+   * retries included; writes are sent once, since the relay retries them with backoff. Its
+   * failure is an UnavailableError when Elasticsearch is the cause, with no request details (a
+   * URL may hold credentials).
    */
-  async #call<T>(timeoutMs: number, call: (options: CallOptions) => Promise<T>): Promise<T> {
-    const options: CallOptions = { requestTimeout: timeoutMs, maxRetries: 0, signal: AbortSignal.timeout(timeoutMs) };
+  async #call<T>(timeoutMs: number, { retries }: { retries: number }, call: (options: CallOptions) => Promise<T>): Promise<T> {
+    const options: CallOptions = { requestTimeout: timeoutMs, maxRetries: retries, signal: AbortSignal.timeout(timeoutMs) };
     try {
       return await this.breaker.run(async () => {
         await this.#prepare(options);
