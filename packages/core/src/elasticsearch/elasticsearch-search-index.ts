@@ -38,6 +38,11 @@ const ONCE = { retries: 0 };
 interface CallOptions {
   requestTimeout: number;
   maxRetries: number;
+  /**
+   * No pause before a retry: the client's own waits 1 to 2 s, longer than a search's deadline,
+   * so a hang would fail only after it and a dropped connection would never be sent again.
+   */
+  retryBackoff: () => number;
   signal: AbortSignal;
 }
 
@@ -194,7 +199,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
    * URL may hold credentials).
    */
   async #call<T>(timeoutMs: number, { retries }: { retries: number }, call: (options: CallOptions) => Promise<T>): Promise<T> {
-    const options: CallOptions = { requestTimeout: timeoutMs, maxRetries: retries, signal: AbortSignal.timeout(timeoutMs) };
+    const options: CallOptions = { requestTimeout: timeoutMs, maxRetries: retries, retryBackoff: () => 0, signal: AbortSignal.timeout(timeoutMs) };
     try {
       return await this.breaker.run(async () => {
         await this.#prepare(options);
