@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ const version = process.env.MIXTAPE_ES_VERSION || '9.2.0';
 const port = Number(process.env.MIXTAPE_ES_PORT || 9200);
 
 export const localElasticsearch = {
+  root,
   host: '127.0.0.1',
   port,
   url: `http://127.0.0.1:${port}`,
@@ -53,6 +54,9 @@ export function runElasticsearchScript(command: 'start' | 'stop'): Promise<void>
 
 /** The pid the node wrote at start. */
 export function elasticsearchPid(): number {
+  if (!existsSync(localElasticsearch.pidFile)) {
+    throw new Error(`no ${localElasticsearch.pidFile}: the node on port ${port} was not started by scripts/elasticsearch.mjs of this checkout`);
+  }
   const pid = Number(readFileSync(localElasticsearch.pidFile, 'utf8').trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`${localElasticsearch.pidFile} holds no pid`);
   return pid;

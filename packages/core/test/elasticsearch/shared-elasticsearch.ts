@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { expect, inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { TcpProxy } from '../support/tcp-proxy.js';
-import { clusterStatus, elasticsearchPid, localElasticsearch, portClosed, runElasticsearchScript } from './local-elasticsearch.js';
+import { clusterStatus, elasticsearchPid, localElasticsearch, portClosed } from './local-elasticsearch.js';
 import { deletePrefixedIndices } from './prefixed-indices.js';
+import { joinSharedNode, leaveSharedNode, restartSharedNode } from './shared-node-runs.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,15 +19,14 @@ const KILL_TIMEOUT_MS = 30_000;
 const HEALTH_WAIT_SECONDS = 60;
 
 /**
- * Global setup: the checkout's Elasticsearch node for the whole run. One already running is
- * used and left running; otherwise it is started here and stopped after, as it takes ~20 s to
- * boot. Tests keep apart by index name (`uniqueIndexName`), and teardown deletes every index
- * of the run.
+ * Global setup: the checkout's Elasticsearch node for the whole run (~20 s to boot, so once).
+ * One already running is used and left running; otherwise it is started here and stopped after,
+ * unless another test run still uses it (see shared-node-runs.ts). Tests keep apart by index
+ * name (`uniqueIndexName`), and teardown deletes every index of the run.
  */
 export default async function setup(project: Pick<TestProject, 'provide'>): Promise<() => Promise<void>> {
   const { url } = localElasticsearch;
-  const startedHere = (await clusterStatus(url)) === null;
-  if (startedHere) await runElasticsearchScript('start');
+  await joinSharedNode();
   const prefix = `mixtape-test-${randomBytes(4).toString('hex')}-`;
   project.provide('sharedElasticsearchUrl', url);
   project.provide('elasticsearchIndexPrefix', prefix);
@@ -34,7 +34,7 @@ export default async function setup(project: Pick<TestProject, 'provide'>): Prom
     try {
       await deletePrefixedIndices(url, prefix);
     } finally {
-      if (startedHere) await runElasticsearchScript('stop');
+      await leaveSharedNode();
     }
   };
 }
@@ -92,7 +92,7 @@ export function sharedElasticsearchProcess(): SharedElasticsearchProcess {
       await portClosed(KILL_TIMEOUT_MS);
     },
     async start() {
-      await runElasticsearchScript('start');
+      await restartSharedNode();
       // Yellow, not green: one node cannot hold replicas, so an index with any stays yellow.
       const query = `?wait_for_status=yellow&timeout=${HEALTH_WAIT_SECONDS}s`;
       const status = await clusterStatus(localElasticsearch.url, (HEALTH_WAIT_SECONDS + 5) * 1000, query);
