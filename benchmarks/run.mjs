@@ -3,10 +3,12 @@
 import { loginFlood } from './login-flood.mjs';
 import { queueThroughput } from './queue-throughput.mjs';
 import { redisLimiter } from './redis-limiter.mjs';
+import { searchCatchUp } from './search-catch-up.mjs';
+import { searchLatency } from './search-latency.mjs';
 import { streamingMemory } from './streaming-memory.mjs';
 
 const quick = process.argv.includes('--quick');
-const benchmarks = [streamingMemory, loginFlood, queueThroughput, redisLimiter];
+const benchmarks = [streamingMemory, loginFlood, queueThroughput, redisLimiter, searchLatency, searchCatchUp];
 
 /** Numbers to two decimals (one for MiB), so the tables stay readable. */
 const shown = (row) =>
