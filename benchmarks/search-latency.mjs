@@ -22,7 +22,7 @@
 // which the "no hits" column shows. An engine that is not running is skipped, and says why.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { foldSearchText } from '@mixtape/core';
@@ -230,7 +230,7 @@ function queryMix(tracks, count, seed) {
 const whyNot = (error) => `${error?.code ?? error?.name ?? 'Error'}: ${error?.message ?? error}`;
 
 /** Elasticsearch through Mixtape's adapter, or the reason it cannot be reached. */
-export async function elasticsearchOrReason(alias) {
+async function elasticsearchOrReason(alias) {
   const client = new Client({ node: ES_URL, maxRetries: 0, requestTimeout: 60_000 });
   try {
     await client.cluster.health({}, { requestTimeout: 3000 });
@@ -345,7 +345,10 @@ async function concurrent(engine, queries) {
 /** The kind of query with the highest median, and that median. */
 function slowestKind(samples) {
   const byKind = new Map();
-  for (const { kind, ms } of samples) byKind.set(kind, [...(byKind.get(kind) ?? []), ms]);
+  for (const { kind, ms } of samples) {
+    if (!byKind.has(kind)) byKind.set(kind, []);
+    byKind.get(kind).push(ms);
+  }
   const [kind, p50] = [...byKind].map(([name, ms]) => [name, percentile(ms, 50)]).sort((a, b) => b[1] - a[1])[0];
   return `${kind} (${p50.toFixed(1)})`;
 }
@@ -388,14 +391,15 @@ export async function searchLatency({ quick }) {
         p.set(engine.name, { p50: percentile(ms, 50), p99: percentile(ms, 99) });
         rows.push({
           engine: engine.name,
-          tracks: size,
-          queries: of.length,
+          // Counts as text: run.mjs shows every number with two decimals.
+          tracks: String(size),
+          queries: String(of.length),
           'p50 ms': percentile(ms, 50),
           'p99 ms': percentile(ms, 99),
           'mean ms': ms.reduce((sum, x) => sum + x, 0) / ms.length,
           [`q/s, ${CALLERS} callers`]: await concurrent(engine, throughputQueries),
-          'no hits': of.filter((sample) => sample.total === 0).length,
-          errors: of.filter((sample) => sample.failed).length,
+          'no hits': String(of.filter((sample) => sample.total === 0).length),
+          errors: String(of.filter((sample) => sample.failed).length),
           'slowest kind (p50 ms)': slowestKind(of),
           'load docs/s': adding.length / loadSeconds.get(engine),
         });
@@ -417,7 +421,7 @@ export async function searchLatency({ quick }) {
     name:
       `Search latency, ${queryCount} distinct queries one at a time (${kinds}), limit ${PAGE_SIZE}, engines taking turns; ` +
       `then another ${queryCount} from ${CALLERS} callers; synthetic catalog loaded by upsert, ${LOAD_BATCH} a call; ` +
-      `machine load average ${loadAverage.toFixed(1)} at start` +
+      `${cpus().length} cores, load average ${loadAverage.toFixed(1)} at start` +
       (skipped.length > 0 ? ` [skipped: ${skipped.join('; ')}]` : ''),
     rows,
     ratios,
