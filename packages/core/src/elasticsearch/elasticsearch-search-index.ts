@@ -173,11 +173,14 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   /**
    * One bulk request. An item refused for its version is settled (the index holds a newer
    * document); any other refusal fails the write with the refused ids, which the relay then
-   * retries one by one, so that one bad document does not hold back the rest.
+   * retries one by one, so that one bad document does not hold back the rest. Writes go only to
+   * the alias: were its index deleted, Elasticsearch would otherwise create an index named after
+   * the alias, with guessed mappings, which would hold the alias's name for good. Refused for
+   * that, the index is created again and the bulk sent once more (its versions make it harmless).
    */
-  async #bulk(operations: object[]): Promise<void> {
+  async #bulk(operations: object[], again = true): Promise<void> {
     const response = await this.#call(this.#writeTimeoutMs, ONCE, (options) =>
-      this.#client.bulk({ operations, refresh: this.#refresh }, options),
+      this.#client.bulk({ operations, refresh: this.#refresh, require_alias: true }, options),
     );
     if (!response.errors) return;
     const rejected = response.items.flatMap((item) => {
@@ -186,6 +189,10 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       return [{ id: result._id ?? '?', status: result.status, reason: result.error.type }];
     });
     if (rejected.length === 0) return;
+    if (again && rejected.some((r) => r.reason === 'index_not_found_exception')) {
+      this.#prepared = undefined;
+      return this.#bulk(operations, false);
+    }
     // Refused for lack of room (429) or a failing node: Elasticsearch is overloaded, not the document wrong.
     const overloaded = rejected.some((r) => r.status === 429 || r.status >= 500);
     const error = new BulkRejectionError(rejected);
