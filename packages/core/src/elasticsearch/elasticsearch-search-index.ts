@@ -215,6 +215,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     } catch (error) {
       // Someone deleted the index: create it again on the next call.
       if (isMissingIndex(error)) this.#prepared = undefined;
+      // The breaker's own (circuit open) and the bulk's overload say what happened, with no request detail.
+      if (error instanceof UnavailableError) throw error;
       throw isOutage(error) ? new UnavailableError(`Elasticsearch: ${describe(error)}`, { retryAfterMs: Math.max(1000, this.breaker.retryAfterMs) }) : error;
     }
   }
