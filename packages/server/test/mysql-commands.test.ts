@@ -126,7 +126,7 @@ describe('mixtape admin on MySQL', () => {
     const { url, db } = await database(false);
     const run = runCli(['admin', 'grant', 'alice'], mysqlEnv(url, 'admin-empty'));
     expect(run.status).toBe(78);
-    expect(run.stderr).toMatch(/not migrated \(migrations 1 pending\): run `mixtape migrate` first/);
+    expect(run.stderr).toMatch(/not migrated \(migrations 1, 2 pending\): run `mixtape migrate` first/);
     expect(await db.all('SHOW TABLES')).toEqual([]);
   });
 });

@@ -284,7 +284,7 @@ describe('mixtape transfer, what it prints and refuses', () => {
     const fresh = await emptyDatabase();
     const result = transfer(fresh.url);
     expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^Copied .*mixtape\.db into mysql:\/\/root@127\.0\.0\.1:3306\/mixtape_test_\w+ in [\d.]+ s \(migrations 1 applied to it first\):/);
+    expect(result.stdout).toMatch(/^Copied .*mixtape\.db into mysql:\/\/root@127\.0\.0\.1:3306\/mixtape_test_\w+ in [\d.]+ s \(migrations 1, 2 applied to it first\):/);
     expect(result.stdout).toMatch(/^ {2}users +3 rows$/m);
     expect(result.stdout).toMatch(/16 tables, \d+ rows; every table's count is the same in both/);
     expect(result.stdout).toContain(`point MIXTAPE_STORAGE_DIR at ${join(dataDir, 'audio')} on every instance`);
