@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMixtape, JwtKeyring, type Mixtape } from '../../src/index.js';
+import { createMixtape, type Mixtape } from '../../src/index.js';
 import type { MixtapeBackends } from '../../src/mixtape.js';
 import type { TrackMetadata } from '../../src/model.js';
 import type { InconsistencyCounts } from '../../src/consistency/reconciler.js';
 import type { IndexedDocument, TrackDocument } from '../../src/search/search-index.js';
+import { serviceTestSettings } from '../support/service-settings.js';
 
 /**
  * A deployment to plant drift in. Everything the ports allow is planted through them; the
@@ -80,16 +81,7 @@ export function describeReconcilerDrift(name: string, open: () => Promise<Reconc
 
     beforeEach(async () => {
       harness = await open();
-      mixtape = createMixtape(harness.backends, {
-        keyring: JwtKeyring.ephemeral(),
-        quotaBytes: 1e9,
-        maxTrackBytes: 1e9,
-        maxAttempts: 3,
-        retryBaseMs: 10,
-        jobLeaseMs: 1000,
-        workers: 0,
-        orphanGraceMs: 60_000,
-      });
+      mixtape = createMixtape(harness.backends, serviceTestSettings({ orphanGraceMs: 60_000 }));
       const { catalog, index, blobs } = harness.backends;
       // A consistent deployment first: every track indexed, two of them with files.
       await catalog.upsert([deleted, outdated, kept, lost]);

@@ -3,8 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, utimesSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createMixtape, DEMO_TRACKS, JwtKeyring, type Mixtape } from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, type Mixtape } from '../../src/index.js';
 import { openSqliteBackends, type SqliteBackends } from '../../src/sqlite.js';
+import { serviceTestSettings } from '../support/service-settings.js';
 
 const [stored, lost, unindexed] = DEMO_TRACKS as [typeof DEMO_TRACKS[0], typeof DEMO_TRACKS[0], typeof DEMO_TRACKS[0]];
 
@@ -21,16 +22,7 @@ describe('Reconciler over the embedded backends', () => {
   beforeEach(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'mixtape-reconcile-'));
     backends = await openSqliteBackends({ dataDir });
-    mixtape = createMixtape(backends, {
-      keyring: JwtKeyring.ephemeral(),
-      quotaBytes: 1e9,
-      maxTrackBytes: 1e9,
-      maxAttempts: 3,
-      retryBaseMs: 10,
-      jobLeaseMs: 1000,
-      workers: 0,
-      orphanGraceMs: 60_000,
-    });
+    mixtape = createMixtape(backends, serviceTestSettings({ orphanGraceMs: 60_000 }));
     const { catalog, index, blobs, queue } = backends;
     await catalog.upsert([stored, lost, unindexed]);
     // Two tracks with real files; then one file is deleted behind the catalog's back.

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMixtape, DEMO_TRACKS, JwtKeyring, seedDemoCatalog, type Mixtape, type MixtapeSettings } from '../../src/index.js';
+import { createMixtape, DEMO_TRACKS, seedDemoCatalog, type Mixtape, type MixtapeSettings } from '../../src/index.js';
 import type { OpenServiceBackends, ServiceBackends } from './service-backends.js';
+import { serviceTestSettings } from '../support/service-settings.js';
 
 const [trackA] = DEMO_TRACKS as [(typeof DEMO_TRACKS)[0]];
 const page = { limit: 5, offset: 0 };
@@ -18,16 +19,7 @@ export function describeSearchSync(name: string, openBackends: OpenServiceBacken
 
     async function open(searchRelay: MixtapeSettings['searchRelay']): Promise<void> {
       backends = await openBackends({ dataDir });
-      mixtape = createMixtape(backends, {
-        keyring: JwtKeyring.ephemeral(),
-        quotaBytes: 1e9,
-        maxTrackBytes: 1e9,
-        maxAttempts: 3,
-        retryBaseMs: 10,
-        jobLeaseMs: 1000,
-        workers: 0,
-        ...(searchRelay ? { searchRelay } : {}),
-      });
+      mixtape = createMixtape(backends, serviceTestSettings(searchRelay ? { searchRelay } : {}));
     }
 
     beforeEach(async () => {
