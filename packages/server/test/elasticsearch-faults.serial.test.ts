@@ -39,7 +39,7 @@ const QUERY = 'node weather';
 const FIRST_DEGRADED_WITHIN_MS = 2000;
 /** The breaker probes after 1 s at first, doubling with each failed probe. */
 const RESUMED_WITHIN_MS = 10_000;
-/** After a ~30 s outage the relay backs off about as long again, and the breaker up to 15 s. */
+/** The breaker's next probe (up to 15 s after the last), then the relay's pause (up to 10 s), on a machine busy with the node's start. */
 const CAUGHT_UP_WITHIN_MS = 45_000;
 
 const node = sharedElasticsearchProcess();
