@@ -162,6 +162,11 @@ export function createMixtape(
     onWorkerEvent?: (event: WorkerEvent) => void;
     /** Housekeeping runs and faults; without it, faults go to `onWorkerEvent` as errors. */
     onHousekeeping?: (event: HousekeepingEvent) => void;
+    /**
+     * What the search outbox relay could not write (the index down, a document refused); it
+     * retries by itself. Without it, these go to `onWorkerEvent` as errors.
+     */
+    onSearchSyncError?: (error: unknown) => void;
   } = {},
 ): Mixtape {
   // First, so that a rule that cannot hold stops the start as a configuration error.
@@ -184,7 +189,7 @@ export function createMixtape(
     catalog: backends.catalog,
     index,
     ...(settings.searchRelay ? { settings: settings.searchRelay } : {}),
-    onError: (error) => options.onWorkerEvent?.({ type: 'error', error }),
+    onError: options.onSearchSyncError ?? ((error) => options.onWorkerEvent?.({ type: 'error', error })),
   });
   // Every service writes through this catalog, so that each change is relayed to search at once.
   const catalog = notifyCatalogChanges(backends.catalog, () => outboxRelay.kick());

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { createMixtape, JwtKeyring, type Mixtape, type MixtapeBackends, type MixtapeConfig, type PasswordHasher } from '@mixtape/core';
+import { createMixtape, JwtKeyring, UnavailableError, type Mixtape, type MixtapeBackends, type MixtapeConfig, type PasswordHasher } from '@mixtape/core';
 import { openBackends } from './backends.js';
 import type { Logger } from './logger.js';
 
@@ -45,6 +45,11 @@ export async function mixtapeFromConfig(
           // Every few seconds while another worker fetches the track: not news.
           logger.debug({ jobId: event.job.id, trackId: event.job.trackId, retryAt: event.retryAt }, 'download waiting for its track');
         } else logger.info({ jobId: event.job.id, trackId: event.job.trackId }, `download ${event.type}`);
+      },
+      onSearchSyncError(error) {
+        // While the index is down, its breaker's changes are logged once each (backends.ts); each retried pass is not news.
+        if (error instanceof UnavailableError) logger.debug({ err: error }, 'search index write deferred: the index is down');
+        else logger.warn({ err: error }, 'search index write failed; retried with backoff');
       },
       onHousekeeping(event) {
         if (event.type === 'error') logger.error({ err: event.error, task: event.task }, 'housekeeping task failed');
