@@ -365,7 +365,45 @@ async function status() {
   return 3;
 }
 
-const commands = { start, stop, status };
+/**
+ * Runs `work` as the only start or stop of this node on the machine: two at once would each
+ * find it down, and the second's preparation would delete the first's pid file. The lock is a
+ * file holding its owner's pid, taken over when that process is gone.
+ */
+async function exclusively(work) {
+  mkdirSync(node, { recursive: true });
+  const lock = join(node, 'command.lock');
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx'));
+      writeFileSync(lock, String(process.pid));
+      break;
+    } catch (error) {
+      if (error.code !== 'EEXIST') throw error;
+      const owner = Number(readFileSync(lock, 'utf8').trim());
+      if (owner && !alive(owner) && owner !== process.pid) rmSync(lock, { force: true });
+      else if (Date.now() > deadline) throw new Failure(`another start or stop (pid ${owner}) holds ${lock}`);
+      else await sleep(250);
+    }
+  }
+  try {
+    return await work();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
+const commands = { start: () => exclusively(start), stop: () => exclusively(stop), status };
 const [command] = process.argv.slice(2);
 if (!Object.hasOwn(commands, command ?? '')) {
   console.error('usage: npm run elasticsearch -- start|stop|status');
