@@ -152,7 +152,13 @@ async function connectRedis(url: string, logger: Logger | undefined) {
 async function withElasticsearch(backends: MixtapeBackends, search: NonNullable<MixtapeConfig['elasticsearch']>, options: OpenBackendsOptions) {
   const { openElasticsearchBackends } = await import('@mixtape/core/elasticsearch');
   const { logger, readOnly = false } = options;
-  const opened = openElasticsearchBackends(backends, { url: search.url, alias: search.index, searchTimeoutMs: search.timeoutMs, readOnly });
+  const opened = openElasticsearchBackends(backends, {
+    url: search.url,
+    alias: search.index,
+    searchTimeoutMs: search.timeoutMs,
+    readOnly,
+    onError: (error) => logger?.warn({ err: error }, 'Elasticsearch: the catalog could not be queued for the new index; the reconciler will find what it lacks'),
+  });
   opened.engine.breaker.onChange((state) => {
     if (state === 'open') logger?.warn('Elasticsearch does not answer: searches are served by the database, and the index catches up when it is back');
     else logger?.info('Elasticsearch answers again');

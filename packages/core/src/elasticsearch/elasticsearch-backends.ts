@@ -4,23 +4,32 @@ import type { MixtapeBackends } from '../mixtape.js';
 import { MirroredSearchIndex } from '../search/mirrored-search-index.js';
 import { ElasticsearchSearchIndex, type ElasticsearchSearchIndexOptions } from './elasticsearch-search-index.js';
 
-export interface ElasticsearchBackendsOptions extends Omit<ElasticsearchSearchIndexOptions, 'client'> {
+export interface ElasticsearchBackendsOptions extends Omit<ElasticsearchSearchIndexOptions, 'client' | 'onIndexCreated'> {
   /** `http(s)://[user:password@]host:port` of the cluster (`MIXTAPE_ELASTICSEARCH_URL`). */
   url: string;
+  /** Told when the whole catalog could not be queued for a new index; the reconciler finds what it misses. */
+  onError?: (error: unknown) => void;
 }
+
+/** Tracks queued at a time when a new index is to be filled. */
+const QUEUE_PAGE = 1000;
 
 /**
  * Puts Elasticsearch in front of a database's search, for many instances sharing one search
  * engine. The outbox relay writes every change to the database's full-text index and then to
  * Elasticsearch; searches go to Elasticsearch and, while it fails or hangs, to the database's
  * index (`searchFallback`), answered as degraded. Nothing here waits for Elasticsearch to open:
- * the index and its alias are created on first use, and the relay catches up once it answers.
+ * the index and its alias are created on first use, every track of the catalog is then queued
+ * for it (a deployment moving to Elasticsearch, or an index deleted by hand, is filled again),
+ * and the relay catches up once it answers.
  */
 export function openElasticsearchBackends(backends: MixtapeBackends, options: ElasticsearchBackendsOptions): MixtapeBackends & { engine: ElasticsearchSearchIndex } {
-  const { url, ...indexOptions } = options;
+  const { url, onError, ...indexOptions } = options;
   // Retries and timeouts are per call (see ElasticsearchSearchIndex): the client adds none.
   const client = new Client({ node: url, maxRetries: 0, requestTimeout: indexOptions.writeTimeoutMs ?? 30_000 });
-  const engine = new ElasticsearchSearchIndex({ ...indexOptions, client });
+  // A new index is empty, whether first used or deleted by hand: every track goes to it again.
+  const fill = () => void queueEveryTrack(backends).catch((error: unknown) => onError?.(error));
+  const engine = new ElasticsearchSearchIndex({ ...indexOptions, client, onIndexCreated: fill });
   let closed = false;
   return {
     ...backends,
@@ -35,4 +44,14 @@ export function openElasticsearchBackends(backends: MixtapeBackends, options: El
       await client.close();
     },
   };
+}
+
+/** Every track of the catalog queued in the search outbox, a page at a time: the relay writes them. */
+async function queueEveryTrack({ catalog, searchOutbox }: Pick<MixtapeBackends, 'catalog' | 'searchOutbox'>): Promise<void> {
+  for (let after: string | null = null; ; ) {
+    const tracks = await catalog.scan(after, QUEUE_PAGE);
+    if (tracks.length > 0) await searchOutbox.enqueue(tracks.map((track) => track.id));
+    if (tracks.length < QUEUE_PAGE) return;
+    after = tracks.at(-1)!.id;
+  }
 }

@@ -20,6 +20,12 @@ export interface ElasticsearchSearchIndexOptions {
    * empty. Writes are not refused: the caller makes none (default false).
    */
   readOnly?: boolean;
+  /**
+   * Told when this process created the index, empty: at first use, or after someone deleted
+   * it. Whoever holds the catalog queues every track again (see `openElasticsearchBackends`),
+   * or searches would answer from an empty index as if it were whole.
+   */
+  onIndexCreated?: () => void;
   /** Guards every call; default: opens after 3 failures in a row, probing after 1 s, then up to 15 s. */
   breaker?: CircuitBreaker;
 }
@@ -68,6 +74,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   readonly #writeTimeoutMs: number;
   readonly #refresh: boolean;
   readonly #readOnly: boolean;
+  readonly #onIndexCreated: () => void;
   /** Creating the index and alias, once; cleared on failure so the next call tries again. */
   #prepared: Promise<void> | undefined;
 
@@ -78,6 +85,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     this.#writeTimeoutMs = options.writeTimeoutMs ?? 30_000;
     this.#refresh = options.refreshOnWrite ?? false;
     this.#readOnly = options.readOnly ?? false;
+    this.#onIndexCreated = options.onIndexCreated ?? (() => undefined);
     this.breaker = options.breaker ?? new CircuitBreaker({ name: 'Elasticsearch', failureThreshold: 3, openMs: 1000, maxOpenMs: 15_000 });
   }
 
@@ -131,14 +139,10 @@ export class ElasticsearchSearchIndex implements SearchIndex {
 
   /** Pages of one point in time, so that writes made meanwhile neither skip nor repeat a document. */
   async *documents(pageSize: number): AsyncIterable<IndexedDocument> {
-    const pit = await this.#call(this.#writeTimeoutMs, ONCE, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options)).catch(
-      (error: unknown) => {
-        // Only a read-only index can be missing here: it holds no document yet.
-        if (isMissingIndex(error)) return null;
-        throw error;
-      },
-    );
-    if (pit === null) return;
+    // Only a read-only index can be missing here (any other is created first): it holds nothing yet.
+    const missing = this.#readOnly && !(await this.#call(this.#writeTimeoutMs, ONCE, (options) => this.#client.indices.existsAlias({ name: this.#alias }, options)));
+    if (missing) return;
+    const pit = await this.#call(this.#writeTimeoutMs, ONCE, (options) => this.#client.openPointInTime({ index: this.#alias, keep_alive: '1m' }, options));
     try {
       for (let after: string | undefined; ; ) {
         const response = await this.#call(this.#writeTimeoutMs, ONCE, (options) =>
@@ -193,8 +197,8 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       this.#prepared = undefined;
       return this.#bulk(operations, false);
     }
-    // Refused for lack of room (429) or a failing node: Elasticsearch is overloaded, not the document wrong.
-    const overloaded = rejected.some((r) => r.status === 429 || r.status >= 500);
+    // Refused for lack of room (429), a failing node or a closed or blocked index: no document is wrong.
+    const overloaded = rejected.some((r) => r.status === 429 || r.status >= 500 || INDEX_REFUSALS.has(r.reason));
     const error = new BulkRejectionError(rejected);
     throw overloaded ? new UnavailableError(error.message, { cause: error }) : error;
   }
@@ -229,22 +233,24 @@ export class ElasticsearchSearchIndex implements SearchIndex {
     return this.#prepared;
   }
 
-  /** The versioned index with the alias on it, unless the alias exists; racing processes both succeed. Read-only: nothing. */
+  /**
+   * The versioned index with the alias on it, unless the alias exists; racing processes both
+   * succeed. An index left without its alias (removed by hand) gets it back. Read-only: nothing.
+   */
   async #createIndex(options: CallOptions): Promise<void> {
     if (this.#readOnly || (await this.#client.indices.existsAlias({ name: this.#alias }, options))) return;
+    const index = versionedIndexName(this.#alias);
     try {
       await this.#client.indices.create(
-        {
-          index: versionedIndexName(this.#alias),
-          settings: TRACK_INDEX_SETTINGS,
-          mappings: TRACK_INDEX_MAPPINGS,
-          aliases: { [this.#alias]: { is_write_index: true } },
-        },
+        { index, settings: TRACK_INDEX_SETTINGS, mappings: TRACK_INDEX_MAPPINGS, aliases: { [this.#alias]: { is_write_index: true } } },
         options,
       );
     } catch (error) {
       if (!(error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception')) throw error;
+      await this.#client.indices.putAlias({ index, name: this.#alias, is_write_index: true }, options);
+      return;
     }
+    this.#onIndexCreated();
   }
 }
 
@@ -252,10 +258,19 @@ function isMissingIndex(error: unknown): boolean {
   return error instanceof errors.ResponseError && error.body?.error?.type === 'index_not_found_exception';
 }
 
+/**
+ * Refusals of the whole index, not of a document: closed, blocked for writes (a disk past its
+ * flood stage, or an operator), or gone. Waited out like an outage, with no change at fault.
+ */
+const INDEX_REFUSALS = new Set(['index_closed_exception', 'cluster_block_exception', 'index_not_found_exception']);
+
 /** Elasticsearch did not answer, or answered that it cannot now: counted by the breaker. */
 function isOutage(error: unknown): boolean {
   if (error instanceof UnavailableError) return true;
-  if (error instanceof errors.ResponseError) return error.statusCode === 429 || error.statusCode === 408 || (error.statusCode ?? 0) >= 500;
+  if (error instanceof errors.ResponseError) {
+    const { statusCode = 0 } = error;
+    return statusCode === 429 || statusCode === 408 || statusCode >= 500 || INDEX_REFUSALS.has(error.body?.error?.type);
+  }
   return error instanceof errors.ElasticsearchClientError || (error instanceof Error && error.name === 'TimeoutError');
 }
 
