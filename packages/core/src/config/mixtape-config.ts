@@ -3,6 +3,7 @@ import Joi from 'joi';
 import { ConfigError } from '../errors.js';
 import { parseRate, parseRateLimitPolicies, type RateLimitPolicies } from './rate-limit-policies.js';
 import { mysqlUrlProblem } from './mysql-url.js';
+import { elasticsearchUrlProblem } from './elasticsearch-url.js';
 import { redisUrlProblem } from './redis-url.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 import { unknownVariableProblems } from './variable-names.js';
@@ -63,6 +64,12 @@ export const MIN_SECRET_BYTES = 32;
 
 const sourceUrl = Joi.string().uri({ scheme: ['http', 'https'] });
 const integer = (min: number, max = Number.MAX_SAFE_INTEGER) => Joi.number().integer().min(min).max(max);
+/** A URL checked by `problem`, whose words name the variable and never echo the URL (it may hold a password). */
+const urlJudgedBy = (problem: (url: string) => string | null) =>
+  Joi.string().custom((url: string, helpers) => {
+    const found = problem(url);
+    return found ? helpers.message({ custom: `{{#label}} ${found.replace(/[{}]/g, (brace) => `\\${brace}`)}` }) : url;
+  });
 
 const schema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
@@ -81,11 +88,8 @@ const schema = Joi.object({
   MIXTAPE_MYSQL_POOL_SIZE: integer(1, 1000).default(10),
   MIXTAPE_MYSQL_QUEUE_LIMIT: integer(0, 100_000).default(100),
   MIXTAPE_MYSQL_ACQUIRE_TIMEOUT_MS: integer(1, 600_000).default(2000),
-  MIXTAPE_REDIS_URL: Joi.string().custom((url: string, helpers) => {
-    const problem = redisUrlProblem(url);
-    return problem ? helpers.message({ custom: `{{#label}} ${problem.replace(/[{}]/g, (brace) => `\\${brace}`)}` }) : url;
-  }),
-  MIXTAPE_ELASTICSEARCH_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  MIXTAPE_REDIS_URL: urlJudgedBy(redisUrlProblem),
+  MIXTAPE_ELASTICSEARCH_URL: urlJudgedBy(elasticsearchUrlProblem),
   MIXTAPE_ELASTICSEARCH_INDEX: Joi.string()
     .pattern(/^[a-z0-9][a-z0-9_.-]{0,99}$/)
     .default('mixtape-tracks'),

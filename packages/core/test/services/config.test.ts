@@ -303,6 +303,25 @@ describe('parseConfig', () => {
     }
   });
 
+  it('refuses a MIXTAPE_ELASTICSEARCH_URL the client would choke on or Elasticsearch refuse, never echoing the password', () => {
+    for (const [url, wording] of [
+      ['http://user:secretpass@127.0.0.1:99999', /must be a URL .*port in 1–65535/],
+      ['http://user:secretpass@127.0.0.1:9200/?pretty=true', /no query string or fragment/],
+      ['http://user:secretpass@127.0.0.1:9200#frag', /no query string or fragment/],
+      ['ftp://user:secretpass@127.0.0.1:9200', /must start with http:\/\/ or https:\/\//],
+      ['secretpass', /must be a URL/],
+    ] as const) {
+      const problems = problemsOf({ MIXTAPE_ELASTICSEARCH_URL: url });
+      expect(problems, url).toEqual([expect.stringMatching(wording)]);
+      expect(problems[0], url).toMatch(/^MIXTAPE_ELASTICSEARCH_URL: /);
+      expect(problems.join('\n'), url).not.toMatch(/secret/);
+    }
+    // A cluster behind a proxy under a path, with credentials, over TLS.
+    for (const url of ['http://127.0.0.1:9200', 'https://user:p%40ss@search.internal/es/', 'http://[::1]:9200']) {
+      expect(parseConfig({ MIXTAPE_ELASTICSEARCH_URL: url }).elasticsearch?.url, url).toBe(url);
+    }
+  });
+
   it('takes the Redis URLs ioredis reads: no database (0), a database 0–15, a user (ACL), TLS, IPv6', () => {
     for (const url of [
       'redis://localhost',
