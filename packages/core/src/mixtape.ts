@@ -167,6 +167,8 @@ export function createMixtape(
      * retries by itself. Without it, these go to `onWorkerEvent` as errors.
      */
     onSearchSyncError?: (error: unknown) => void;
+    /** Why a search was answered by the fallback: the index down, or refusing (credentials, a mapping). */
+    onSearchFallback?: (error: unknown) => void;
   } = {},
 ): Mixtape {
   // First, so that a rule that cannot hold stops the start as a configuration error.
@@ -298,7 +300,10 @@ export function createMixtape(
       index,
       ...(backends.searchFallback ? { fallback: backends.searchFallback } : {}),
       catalog,
-      onDegraded: (degraded) => metrics.searchDegraded.set(degraded ? 1 : 0),
+      onDegraded: (degraded, error) => {
+        metrics.searchDegraded.set(degraded ? 1 : 0);
+        if (degraded) options.onSearchFallback?.(error);
+      },
       validators,
     }),
     downloads: new DownloadService({

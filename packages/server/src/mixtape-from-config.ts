@@ -10,6 +10,8 @@ export async function mixtapeFromConfig(
   options: { workers: number; migrate?: boolean; hasher?: PasswordHasher; backends?: MixtapeBackends },
 ): Promise<Mixtape> {
   const registry = new Registry();
+  /** Kinds of search refusal already logged: each is told once per process. */
+  const searchRefusalsTold = new Set<string>();
   collectDefaultMetrics({ register: registry });
   const keyring = config.jwtSecrets ? JwtKeyring.fromSecrets(config.jwtSecrets) : JwtKeyring.ephemeral();
   if (keyring.ephemeral) {
@@ -50,6 +52,15 @@ export async function mixtapeFromConfig(
         // While the index is down, its breaker's changes are logged once each (backends.ts); each retried pass is not news.
         if (error instanceof UnavailableError) logger.debug({ err: error }, 'search index write deferred: the index is down');
         else logger.warn({ err: error }, 'search index write failed; retried with backoff');
+      },
+      onSearchFallback(error) {
+        // An outage is logged by the breaker as it opens and closes; a refusal (wrong credentials,
+        // a foreign mapping under the alias) never opens it, so it is told once per kind.
+        if (error instanceof UnavailableError) return;
+        const kind = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown';
+        if (searchRefusalsTold.has(kind)) return;
+        searchRefusalsTold.add(kind);
+        logger.warn({ err: error }, 'search answered by the database: the search index refuses searches');
       },
       onHousekeeping(event) {
         if (event.type === 'error') logger.error({ err: event.error, task: event.task }, 'housekeeping task failed');

@@ -40,6 +40,18 @@ export class BulkRejectionError extends Error {
 
 const ONCE = { retries: 0 };
 
+/**
+ * Elasticsearch answered, refusing the request itself (wrong credentials, a mapping not ours
+ * under the alias): waiting will not help, so the breaker does not count it. Its message is the
+ * status and error type alone: the client's own error may quote the request.
+ */
+export class ElasticsearchRefusalError extends Error {
+  constructor(readonly status: number, readonly type: string) {
+    super(`Elasticsearch refused the request: ${status} ${type}`);
+    this.name = 'ElasticsearchRefusalError';
+  }
+}
+
 /** Options of one request to the client. */
 interface CallOptions {
   requestTimeout: number;
@@ -221,7 +233,9 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       if (isMissingIndex(error)) this.#prepared = undefined;
       // The breaker's own (circuit open) and the bulk's overload say what happened, with no request detail.
       if (error instanceof UnavailableError) throw error;
-      throw isOutage(error) ? new UnavailableError(`Elasticsearch: ${describe(error)}`, { retryAfterMs: Math.max(1000, this.breaker.retryAfterMs) }) : error;
+      if (isOutage(error)) throw new UnavailableError(`Elasticsearch: ${describe(error)}`, { retryAfterMs: Math.max(1000, this.breaker.retryAfterMs) });
+      if (error instanceof errors.ResponseError) throw new ElasticsearchRefusalError(error.statusCode ?? 0, error.body?.error?.type ?? 'error');
+      throw error;
     }
   }
 
