@@ -2,6 +2,7 @@ import { Client } from '@elastic/elasticsearch';
 import { searchHealthCheck } from '../health/search-health-check.js';
 import type { MixtapeBackends } from '../mixtape.js';
 import { MirroredSearchIndex } from '../search/mirrored-search-index.js';
+import { RefilledSearchIndex } from './refilled-search-index.js';
 import { ElasticsearchSearchIndex, type ElasticsearchSearchIndexOptions } from './elasticsearch-search-index.js';
 
 export interface ElasticsearchBackendsOptions extends Omit<ElasticsearchSearchIndexOptions, 'client' | 'onIndexCreated'> {
@@ -27,14 +28,16 @@ export function openElasticsearchBackends(backends: MixtapeBackends, options: El
   const { url, onError, ...indexOptions } = options;
   // Retries and timeouts are per call (see ElasticsearchSearchIndex): the client adds none.
   const client = new Client({ node: url, maxRetries: 0, requestTimeout: indexOptions.writeTimeoutMs ?? 30_000 });
-  // A new index is empty, whether first used or deleted by hand: every track goes to it again.
-  const fill = () => void queueEveryTrack(backends).catch((error: unknown) => onError?.(error));
+  // A new index is empty, whether first used or deleted by hand: every track goes to it again,
+  // and searches are answered by the fallback until it holds them.
+  const fill = () => void refilled.refill(() => queueEveryTrack(backends)).catch((error: unknown) => onError?.(error));
   const engine = new ElasticsearchSearchIndex({ ...indexOptions, client, onIndexCreated: fill });
+  const refilled = new RefilledSearchIndex(engine, backends.searchOutbox);
   let closed = false;
   return {
     ...backends,
     engine,
-    index: new MirroredSearchIndex(engine, backends.index),
+    index: new MirroredSearchIndex(refilled, backends.index),
     searchFallback: backends.index,
     healthChecks: [...backends.healthChecks, searchHealthCheck(engine)],
     async close() {

@@ -169,6 +169,11 @@ describe('Elasticsearch after an operator deletes the index by hand', () => {
     await backends.catalog.upsert([{ ...changed, title: 'Mishap alfa encore' }]);
     expect(await relay.flush()).toEqual({ applied: 1, failed: 0 });
     expect(await indicesNamedLike(deployment)).toEqual([concrete]);
+    // Not filled yet: the database answers, saying so, rather than the new index with one document.
+    await vi.waitFor(async () => expect((await backends.searchOutbox.backlog()).pending).toBeGreaterThan(0), { timeout: 5000, interval: 20 });
+    const meanwhile = await search.search(oldTrack.title, page);
+    expect(meanwhile).toMatchObject({ degraded: true });
+    expect(meanwhile.items[0]?.id).toBe(oldTrack.id);
 
     // The catalog is queued for the new index as it is created, alongside that pass: the next ones write it.
     await vi.waitFor(
