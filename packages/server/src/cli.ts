@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import pino from 'pino';
 import { ConfigError, generateSecret, type MixtapeConfig } from '@mixtape/core';
 import { adminCommand } from './admin-command.js';
 import { openBackends } from './backends.js';
@@ -50,8 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return EXIT.usage;
     }
     const config = loadConfig();
-    // Quiet unless asked: the report is the output.
-    const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'warn' });
+    // Quiet unless asked, and on stderr: the report is the output (`--json` must be one document).
+    const logger = createLogger({ level: process.env.MIXTAPE_LOG_LEVEL ?? 'warn', destination: pino.destination({ fd: 2, sync: true }) });
     return reconcileCommand(config, logger, { dryRun: rest.includes('--dry-run'), json: rest.includes('--json') });
   }
   if (command === 'admin') return adminCommand(rest, loadConfig);

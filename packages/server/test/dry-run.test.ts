@@ -145,6 +145,10 @@ describe('mixtape reconcile --dry-run on a served, then stopped, data dir with w
 
     const again = JSON.parse(runCli(['reconcile', '--dry-run', '--json'], env).stdout);
     expect(Object.values(again.found)).toEqual([0, 0, 0, 0, 0]);
+    // A warning (no signing key here) goes to stderr: --json's output stays one document.
+    const warned = runCli(['reconcile', '--dry-run', '--json'], { ...env, MIXTAPE_JWT_SECRET: '' });
+    expect(warned.stderr).toMatch(/MIXTAPE_JWT_SECRET is not set/);
+    expect(Object.values(JSON.parse(warned.stdout).found)).toEqual([0, 0, 0, 0, 0]);
   });
 });
 
