@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { createMixtape, JwtKeyring, type HousekeepingEvent, type Mixtape, type MixtapeSettings } from '../../src/index.js';
+import { createMixtape, type HousekeepingEvent, type Mixtape, type MixtapeSettings } from '../../src/index.js';
 import type { OpenServiceBackends, ServiceBackends } from '../services/service-backends.js';
+import { serviceTestSettings } from '../support/service-settings.js';
 
 const HOUR = 3_600_000;
 const TASKS = [
@@ -31,18 +32,7 @@ export function describeHousekeeping(name: string, openBackends: OpenServiceBack
       events = [];
       mixtape = createMixtape(
         backends,
-        {
-          keyring: JwtKeyring.ephemeral(),
-          quotaBytes: 1e9,
-          maxTrackBytes: 1e9,
-          maxAttempts: 3,
-          retryBaseMs: 10,
-          jobLeaseMs: 1000,
-          jobRetentionMs: HOUR,
-          workers: 0,
-          orphanGraceMs: HOUR,
-          ...(housekeeping ? { housekeeping } : {}),
-        },
+        serviceTestSettings({ jobRetentionMs: HOUR, orphanGraceMs: HOUR, ...(housekeeping ? { housekeeping } : {}) }),
         { onHousekeeping: (event) => events.push(event) },
       );
     }
