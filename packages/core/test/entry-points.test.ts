@@ -54,6 +54,11 @@ function withoutBetterSqlite3(code: string) {
   );
 }
 
+/** The modules reachable from a core entry that import `driver` (or one of its subpaths). */
+function importers(entry: string, driver: string): string[] {
+  return [...moduleGraph(join(CORE, 'src', entry))].filter(([, imports]) => imports.some((s) => s === driver || s.startsWith(`${driver}/`))).map(([file]) => file);
+}
+
 describe('the entry points of @mixtape/core', () => {
   beforeAll(() => {
     // `npm test` builds first; a bare `vitest run` on a fresh clone may not have.
@@ -70,8 +75,6 @@ describe('the entry points of @mixtape/core', () => {
   });
 
   it('the main and sqlite entries reach no module that imports mysql2; the mysql entry reaches no better-sqlite3', () => {
-    const importers = (entry: string, driver: string) =>
-      [...moduleGraph(join(CORE, 'src', entry))].filter(([, imports]) => imports.some((s) => s === driver || s.startsWith(`${driver}/`))).map(([file]) => file);
     expect(importers('index.ts', 'mysql2')).toEqual([]);
     expect(importers('sqlite.ts', 'mysql2')).toEqual([]);
     expect(importers('mysql.ts', 'mysql2').length).toBeGreaterThan(0);
@@ -79,8 +82,6 @@ describe('the entry points of @mixtape/core', () => {
   });
 
   it('only the redis entry reaches ioredis and rate-limit-redis', () => {
-    const importers = (entry: string, driver: string) =>
-      [...moduleGraph(join(CORE, 'src', entry))].filter(([, imports]) => imports.some((s) => s === driver || s.startsWith(`${driver}/`))).map(([file]) => file);
     for (const entry of ['index.ts', 'sqlite.ts', 'mysql.ts']) {
       expect(importers(entry, 'ioredis')).toEqual([]);
       expect(importers(entry, 'rate-limit-redis')).toEqual([]);
@@ -89,6 +90,12 @@ describe('the entry points of @mixtape/core', () => {
     expect(importers('redis.ts', 'rate-limit-redis').length).toBeGreaterThan(0);
     expect(importers('redis.ts', 'mysql2')).toEqual([]);
     expect(importers('redis.ts', 'better-sqlite3')).toEqual([]);
+  });
+
+  it('only the elasticsearch entry reaches @elastic/elasticsearch, and no database driver', () => {
+    for (const entry of ['index.ts', 'sqlite.ts', 'mysql.ts', 'redis.ts']) expect(importers(entry, '@elastic/elasticsearch')).toEqual([]);
+    expect(importers('elasticsearch.ts', '@elastic/elasticsearch').length).toBeGreaterThan(0);
+    for (const driver of ['mysql2', 'better-sqlite3', 'ioredis']) expect(importers('elasticsearch.ts', driver)).toEqual([]);
   });
 
   it('the built main entry loads where better-sqlite3 cannot be resolved, and the sqlite entry needs it', () => {
@@ -111,7 +118,8 @@ describe('the entry points of @mixtape/core', () => {
     expect(manifest.peerDependencies['better-sqlite3']).toBeDefined();
     expect(manifest.peerDependenciesMeta['better-sqlite3']).toEqual({ optional: true });
     expect(manifest.exports['./redis']).toEqual({ types: './dist/redis.d.ts', import: './dist/redis.js' });
-    for (const peer of ['ioredis', 'rate-limit-redis']) {
+    expect(manifest.exports['./elasticsearch']).toEqual({ types: './dist/elasticsearch.d.ts', import: './dist/elasticsearch.js' });
+    for (const peer of ['ioredis', 'rate-limit-redis', '@elastic/elasticsearch']) {
       expect(manifest.dependencies?.[peer]).toBeUndefined();
       expect(manifest.peerDependenciesMeta[peer]).toEqual({ optional: true });
     }
