@@ -1,4 +1,5 @@
 import type { TrackCatalog } from '../catalog/track-catalog.js';
+import { keysetScan } from '../db/keyset-scan.js';
 import { trackLockKey } from '../downloads/track-lock-key.js';
 import { UnavailableError } from '../errors.js';
 import type { JobQueue } from '../jobs/job-queue.js';
@@ -182,18 +183,7 @@ export class Reconciler {
 
   #catalogTracks() {
     const { catalog, batchSize } = this.#deps;
-    return keysetScan((after) => catalog.scan(after, batchSize), (track) => track.id, batchSize);
-  }
-}
-
-/** Every item of a keyset-paginated store, a page at a time. */
-async function* keysetScan<T>(page: (after: string | null) => Promise<T[]>, keyOf: (item: T) => string, pageSize: number) {
-  for (let after: string | null = null; ; ) {
-    const items = await page(after);
-    yield* items;
-    const last = items.at(-1);
-    if (items.length < pageSize || last === undefined) return;
-    after = keyOf(last);
+    return keysetScan((afterId, limit) => catalog.scan(afterId, limit), batchSize);
   }
 }
 

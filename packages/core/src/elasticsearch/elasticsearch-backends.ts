@@ -1,4 +1,5 @@
 import { Client } from '@elastic/elasticsearch';
+import { keysetPages } from '../db/keyset-scan.js';
 import { searchHealthCheck } from '../health/search-health-check.js';
 import type { MixtapeBackends } from '../mixtape.js';
 import { MirroredSearchIndex } from '../search/mirrored-search-index.js';
@@ -51,10 +52,7 @@ export function openElasticsearchBackends(backends: MixtapeBackends, options: El
 
 /** Every track of the catalog queued in the search outbox, a page at a time: the relay writes them. */
 async function queueEveryTrack({ catalog, searchOutbox }: Pick<MixtapeBackends, 'catalog' | 'searchOutbox'>): Promise<void> {
-  for (let after: string | null = null; ; ) {
-    const tracks = await catalog.scan(after, QUEUE_PAGE);
-    if (tracks.length > 0) await searchOutbox.enqueue(tracks.map((track) => track.id));
-    if (tracks.length < QUEUE_PAGE) return;
-    after = tracks.at(-1)!.id;
+  for await (const tracks of keysetPages((afterId, limit) => catalog.scan(afterId, limit), QUEUE_PAGE)) {
+    await searchOutbox.enqueue(tracks.map((track) => track.id));
   }
 }

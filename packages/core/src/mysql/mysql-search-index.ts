@@ -1,6 +1,6 @@
+import { keysetScan } from '../db/keyset-scan.js';
 import type { Page, PageRequest } from '../model.js';
 import { foldSearchText } from '../search/fold-text.js';
-import { pagedDocuments } from '../search/paged-documents.js';
 import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from '../search/search-index.js';
 import type { MysqlDatabase } from './mysql-database.js';
 import text from './mysql-search-index.sql';
@@ -137,7 +137,7 @@ export class MysqlSearchIndex implements SearchIndex {
   }
 
   documents(pageSize: number): AsyncIterable<IndexedDocument> {
-    return pagedDocuments((afterId, limit) => this.db.all<IndexedDocument>(SQL.scanIds, { afterId, limit }), pageSize);
+    return keysetScan((afterId, limit) => this.db.all<IndexedDocument>(SQL.scanIds, { afterId: afterId ?? '', limit }), pageSize);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {

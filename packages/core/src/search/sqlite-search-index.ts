@@ -1,9 +1,9 @@
 import { prepareOnFirstUse, requireStatements, type PreparedStatements } from '../db/named-statements.js';
 import type { SqliteDatabase } from '../db/sqlite-database.js';
+import { keysetScan } from '../db/keyset-scan.js';
 import { runSqlite } from '../db/sqlite-faults.js';
 import type { Page, PageRequest } from '../model.js';
 import { foldSearchText } from './fold-text.js';
-import { pagedDocuments } from './paged-documents.js';
 import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
 
@@ -89,9 +89,10 @@ export class SqliteSearchIndex implements SearchIndex {
   }
 
   documents(pageSize: number): AsyncIterable<IndexedDocument> {
-    const readPage = (afterId: string, limit: number) =>
-      runSqlite(this.db, () => this.statements.scanIds.all({ afterId, limit }) as IndexedDocument[]);
-    return pagedDocuments(readPage, pageSize);
+    // '' for the first page, since every (non-empty) track id sorts after it.
+    const readPage = (afterId: string | null, limit: number) =>
+      runSqlite(this.db, () => this.statements.scanIds.all({ afterId: afterId ?? '', limit }) as IndexedDocument[]);
+    return keysetScan(readPage, pageSize);
   }
 
   async search(query: string, page: PageRequest): Promise<Page<string>> {
