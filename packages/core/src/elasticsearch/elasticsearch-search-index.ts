@@ -2,8 +2,9 @@ import { errors, type Client } from '@elastic/elasticsearch';
 import { UnavailableError } from '../errors.js';
 import type { Page, PageRequest } from '../model.js';
 import { CircuitBreaker } from '../resilience/circuit-breaker.js';
+import { queryWords } from '../search/query-words.js';
 import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from '../search/search-index.js';
-import { queryWords, TRACK_INDEX_MAPPINGS, TRACK_INDEX_SETTINGS, trackQuery, trackSource, versionedIndexName } from './track-index-layout.js';
+import { TRACK_INDEX_MAPPINGS, TRACK_INDEX_SETTINGS, trackQuery, trackSource, versionedIndexName } from './track-index-layout.js';
 
 export interface ElasticsearchSearchIndexOptions {
   client: Client;

@@ -15,9 +15,6 @@ import type { TrackDocument } from '../search/search-index.js';
  */
 export const TRACK_INDEX_GENERATION = 1;
 
-/** A query looks for at most this many words, to bound the cost of a long one (as FTS5 does). */
-const MAX_QUERY_WORDS = 16;
-
 /**
  * Typos forgiven in longer words only: none up to 4 letters, one from 5, two from 9. The last
  * word is a prefix instead (it may still be typed), so it is matched exactly.
@@ -75,17 +72,6 @@ export function trackSource(track: TrackDocument) {
       album: foldSearchText(track.album),
     },
   };
-}
-
-/**
- * The words of a query, folded; empty when none is left. Like FTS5's, a word needs a letter or
- * a digit: the rest would be empty terms.
- */
-export function queryWords(text: string): string[] {
-  return foldSearchText(text)
-    .split(/\s+/u)
-    .filter((word) => /[\p{L}\p{N}]/u.test(word))
-    .slice(0, MAX_QUERY_WORDS);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { keysetScan } from '../db/keyset-scan.js';
 import type { Page, PageRequest } from '../model.js';
 import { foldSearchText } from '../search/fold-text.js';
+import { queryWords } from '../search/query-words.js';
 import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from '../search/search-index.js';
 import type { MysqlDatabase } from './mysql-database.js';
 import text from './mysql-search-index.sql';
@@ -17,8 +18,6 @@ const SQL = mysqlStatements(text, [
   'pageScanning',
 ]);
 
-/** A query ANDs at most this many words, to bound the cost of a long one (as on SQLite). */
-const MAX_QUERY_WORDS = 16;
 /** Rows per INSERT or DELETE, so that no statement outgrows the server's packet size. */
 const WRITE_CHUNK = 500;
 
@@ -57,9 +56,9 @@ export function searchableText(text: string): string {
 
 /**
  * Turns arbitrary user text into a search that cannot carry FULLTEXT syntax, with SQLite's
- * meaning (toFtsQuery): the text is folded as documents are, then every whitespace-separated
- * word is required, as a phrase of its pieces, and the last one matches as a prefix. Returns
- * null when nothing searchable is left.
+ * meaning (toFtsQuery): each of its words (queryWords: folded as documents are) is required,
+ * as a phrase of its pieces, and the last one matches as a prefix. Returns null when nothing
+ * searchable is left.
  *
  * - A word of one piece that the index holds (within `sizes`) becomes `+piece`, the last one
  *   `+piece*`. Pieces are letters and digits only, so no operator of the boolean syntax
@@ -70,11 +69,8 @@ export function searchableText(text: string): string {
  *   Pieces hold no `%`, `_` or `\`, so a pattern needs no escaping.
  */
 export function toMysqlSearch(text: string, sizes: FulltextTokenSizes): MysqlSearchQuery | null {
-  const words = foldSearchText(text)
-    .split(/\s+/u)
-    .map((word) => word.match(PIECE) ?? [])
-    .filter((pieces) => pieces.length > 0)
-    .slice(0, MAX_QUERY_WORDS);
+  // Each word has a letter or a digit, so at least one piece.
+  const words = queryWords(text).map((word) => word.match(PIECE)!);
   if (words.length === 0) return null;
   const indexed = (piece: string) => {
     const length = [...piece].length;

@@ -4,6 +4,7 @@ import { keysetScan } from '../db/keyset-scan.js';
 import { runSqlite } from '../db/sqlite-faults.js';
 import type { Page, PageRequest } from '../model.js';
 import { foldSearchText } from './fold-text.js';
+import { queryWords } from './query-words.js';
 import { SEARCH_TOTAL_LIMIT, type IndexedDocument, type SearchIndex, type TrackDocument } from './search-index.js';
 import text from './sqlite-search-index.sql';
 
@@ -18,21 +19,14 @@ const SQL = requireStatements(text, [
   'pageMatches',
 ]);
 
-/** A query ANDs at most this many words, to bound the cost of a long one. */
-const MAX_QUERY_WORDS = 16;
-
 /**
- * Turns arbitrary user text into an FTS5 expression that cannot carry FTS syntax: the text is
- * folded as the indexed text is (foldSearchText), then every whitespace-separated word becomes
- * a quoted string (a phrase, so `AC/DC` keeps its words together), the last one matches as a
- * prefix, and all are ANDed. Words with no letter or digit are dropped, since they would be
- * empty phrases that match nothing. Returns null when nothing searchable is left.
+ * Turns arbitrary user text into an FTS5 expression that cannot carry FTS syntax: each of its
+ * words (queryWords: folded as the indexed text is) becomes a quoted string (a phrase, so
+ * `AC/DC` keeps its words together), the last one matches as a prefix, and all are ANDed.
+ * Returns null when nothing searchable is left.
  */
 export function toFtsQuery(text: string): string | null {
-  const words = foldSearchText(text)
-    .split(/\s+/u)
-    .filter((word) => /[\p{L}\p{N}]/u.test(word))
-    .slice(0, MAX_QUERY_WORDS);
+  const words = queryWords(text);
   if (words.length === 0) return null;
   return words
     .map((word, index) => `"${word.replaceAll('"', '""')}"${index === words.length - 1 ? '*' : ''}`)
