@@ -231,11 +231,11 @@ export class ElasticsearchSearchIndex implements SearchIndex {
       }, isOutage);
     } catch (error) {
       // Someone deleted the index: create it again on the next call.
-      if (isMissingIndex(error)) this.#prepared = undefined;
+      if (responseType(error) === 'index_not_found_exception') this.#prepared = undefined;
       // The breaker's own (circuit open) and the bulk's overload say what happened, with no request detail.
       if (error instanceof UnavailableError) throw error;
       if (isOutage(error)) throw new UnavailableError(`Elasticsearch: ${describe(error)}`, { retryAfterMs: Math.max(1000, this.breaker.retryAfterMs) });
-      if (error instanceof errors.ResponseError) throw new ElasticsearchRefusalError(error.statusCode ?? 0, error.body?.error?.type ?? 'error');
+      if (error instanceof errors.ResponseError) throw new ElasticsearchRefusalError(error.statusCode ?? 0, responseType(error) ?? 'error');
       throw error;
     }
   }
@@ -261,7 +261,7 @@ export class ElasticsearchSearchIndex implements SearchIndex {
         options,
       );
     } catch (error) {
-      if (!(error instanceof errors.ResponseError && error.body?.error?.type === 'resource_already_exists_exception')) throw error;
+      if (responseType(error) !== 'resource_already_exists_exception') throw error;
       await this.#client.indices.putAlias({ index, name: this.#alias, is_write_index: true }, options);
       return;
     }
@@ -269,8 +269,9 @@ export class ElasticsearchSearchIndex implements SearchIndex {
   }
 }
 
-function isMissingIndex(error: unknown): boolean {
-  return error instanceof errors.ResponseError && error.body?.error?.type === 'index_not_found_exception';
+/** The type of error Elasticsearch answered with (`index_not_found_exception`); undefined when it did not answer. */
+function responseType(error: unknown): string | undefined {
+  return error instanceof errors.ResponseError ? error.body?.error?.type : undefined;
 }
 
 /**
@@ -284,14 +285,14 @@ function isOutage(error: unknown): boolean {
   if (error instanceof UnavailableError) return true;
   if (error instanceof errors.ResponseError) {
     const { statusCode = 0 } = error;
-    return statusCode === 429 || statusCode === 408 || statusCode >= 500 || INDEX_REFUSALS.has(error.body?.error?.type);
+    return statusCode === 429 || statusCode === 408 || statusCode >= 500 || INDEX_REFUSALS.has(responseType(error) ?? '');
   }
   return error instanceof errors.ElasticsearchClientError || (error instanceof Error && error.name === 'TimeoutError');
 }
 
 function describe(error: unknown): string {
-  if (error instanceof errors.ResponseError) return `${error.statusCode} ${error.body?.error?.type ?? 'error'}`;
-  if (error instanceof errors.TimeoutError || (error instanceof Error && error.name === 'TimeoutError')) return 'no answer in time';
-  if (error instanceof errors.RequestAbortedError) return 'no answer in time';
+  if (error instanceof errors.ResponseError) return `${error.statusCode} ${responseType(error) ?? 'error'}`;
+  // The client's own timeout, or the deadline's signal (a TimeoutError DOMException) aborting it.
+  if (error instanceof errors.RequestAbortedError || (error instanceof Error && error.name === 'TimeoutError')) return 'no answer in time';
   return error instanceof Error ? error.name : 'failed';
 }
