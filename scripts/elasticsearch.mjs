@@ -22,6 +22,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PidLockTimeout, withPidLock } from './pid-lock.mjs';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const VERSION = process.env.MIXTAPE_ES_VERSION || '9.2.0';
@@ -367,39 +368,14 @@ async function status() {
 
 /**
  * Runs `work` as the only start or stop of this node on the machine: two at once would each
- * find it down, and the second's preparation would delete the first's pid file. The lock is a
- * file holding its owner's pid, taken over when that process is gone.
+ * find it down, and the second's preparation would delete the first's pid file.
  */
 async function exclusively(work) {
   mkdirSync(node, { recursive: true });
-  const lock = join(node, 'command.lock');
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    try {
-      closeSync(openSync(lock, 'wx'));
-      writeFileSync(lock, String(process.pid));
-      break;
-    } catch (error) {
-      if (error.code !== 'EEXIST') throw error;
-      const owner = Number(readFileSync(lock, 'utf8').trim());
-      if (owner && !alive(owner) && owner !== process.pid) rmSync(lock, { force: true });
-      else if (Date.now() > deadline) throw new Failure(`another start or stop (pid ${owner}) holds ${lock}`);
-      else await sleep(250);
-    }
-  }
   try {
-    return await work();
-  } finally {
-    rmSync(lock, { force: true });
-  }
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
+    return await withPidLock(join(node, 'command.lock'), START_TIMEOUT_MS, work);
   } catch (error) {
-    return error.code === 'EPERM';
+    throw error instanceof PidLockTimeout ? new Failure(`another start or stop holds the node: ${error.message}`) : error;
   }
 }
 

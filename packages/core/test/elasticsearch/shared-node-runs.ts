@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAlive, withPidLock } from '../../../../scripts/pid-lock.mjs';
 import { clusterStatus, localElasticsearch, runElasticsearchScript } from './local-elasticsearch.js';
 
 /**
@@ -25,7 +26,7 @@ export async function joinSharedNode(): Promise<void> {
   await mkdir(folder, { recursive: true });
   await writeFile(runFile, '');
   try {
-    await underLock(async () => {
+    await withPidLock(lockFile, LOCK_WAIT_MS, async () => {
       if (await startUnlessAnswering()) await writeFile(startedByTests, '');
     });
   } catch (error) {
@@ -39,7 +40,7 @@ export async function joinSharedNode(): Promise<void> {
  * one started by hand is left running at the end, as before.
  */
 export async function restartSharedNode(): Promise<void> {
-  await underLock(async () => {
+  await withPidLock(lockFile, LOCK_WAIT_MS, async () => {
     await startUnlessAnswering();
   });
 }
@@ -47,7 +48,7 @@ export async function restartSharedNode(): Promise<void> {
 /** Unregisters this run, and stops the node if a test run started it and no other run uses it. */
 export async function leaveSharedNode(): Promise<void> {
   await rm(runFile, { force: true });
-  await underLock(async () => {
+  await withPidLock(lockFile, LOCK_WAIT_MS, async () => {
     if (!existsSync(startedByTests) || (await otherLiveRuns()) > 0) return;
     await runElasticsearchScript('stop');
     await rm(startedByTests, { force: true });
@@ -69,37 +70,4 @@ async function otherLiveRuns(): Promise<number> {
     else await rm(join(folder, name), { force: true });
   }
   return live;
-}
-
-async function underLock(work: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  for (;;) {
-    try {
-      const handle = await open(lockFile, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const holder = Number(await readFile(lockFile, 'utf8').catch(() => ''));
-    // A holder that died (or had not written its pid yet, when 0) is waited on only if alive.
-    if (holder > 0 && !isAlive(holder)) await rm(lockFile, { force: true });
-    else if (Date.now() > deadline) throw new Error(`${lockFile} is still held by pid ${holder} after ${LOCK_WAIT_MS / 1000} s`);
-    else await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  try {
-    await work();
-  } finally {
-    await rm(lockFile, { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
