@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEMO_TRACKS } from '@mixtape/core';
 import { startRedisServer, type RedisTestServer } from '../../core/test/redis/redis-test-server.js';
+import { readinessProbe, stopProbes } from './support/search-probes.js';
 import { call, signUp, startTestServer, type TestServer } from './support/test-server.js';
 
 /**
@@ -52,25 +53,6 @@ function steadyLoad(server: TestServer, tokens: string[]) {
   };
   stopping.push(stop);
   return { samples, stop };
-}
-
-/** `/readyz` every 50 ms until stopped: its statuses. */
-function readinessProbe(server: TestServer) {
-  const statuses: number[] = [];
-  let running = true;
-  const probing = (async () => {
-    while (running) {
-      statuses.push(await call(`${server.url}/readyz`).then((response) => response.status, () => 0));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  })();
-  const stop = async (): Promise<number[]> => {
-    running = false;
-    await probing;
-    return statuses;
-  };
-  stopping.push(stop);
-  return { stop };
 }
 
 interface HealthSeen {
@@ -142,7 +124,7 @@ describe('Redis killed under load', () => {
   let client: Redis | undefined;
 
   afterEach(async () => {
-    await Promise.all(stopping.splice(0).map((stop) => stop()));
+    await Promise.all([...stopping.splice(0).map((stop) => stop()), stopProbes()]);
     client?.disconnect();
     await server?.stop();
     await redis?.stop();

@@ -5,7 +5,7 @@ import { call, waitForJob, type TestServer } from './test-server.js';
 /**
  * What the Elasticsearch outage tests watch from outside, as a user or an operator would:
  * searches (answered, degraded or not, and how fast), readiness, health, metrics, and the
- * index itself, asked directly.
+ * index itself, asked directly. The readiness probe serves the Redis outage test too.
  */
 
 /** Every limit out of reach, search included: a steady load is never refused with 429. */
