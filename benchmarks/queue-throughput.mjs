@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { cpuSecondsOf } from './cpu-time.mjs';
+import { timedWithCpu } from './cpu-time.mjs';
 import { createMysqlPool, migrateMysql, MysqlDatabase, MysqlJobQueue } from '@mixtape/core/mysql';
 import { Queue, Worker } from 'bullmq';
 
@@ -48,18 +48,8 @@ function pidOf(...names) {
 
 /** Runs `work`, timing it and measuring the CPU the server and this process used meanwhile. */
 async function measured(serverPid, work) {
-  const server = serverPid === undefined ? Number.NaN : cpuSecondsOf(serverPid);
-  const own = process.cpuUsage();
-  const started = performance.now();
-  const result = await work();
-  const seconds = (performance.now() - started) / 1000;
-  const ownUsage = process.cpuUsage(own);
-  return {
-    ...result,
-    seconds,
-    serverCpu: (serverPid === undefined ? Number.NaN : cpuSecondsOf(serverPid) - server) / seconds,
-    clientCpu: (ownUsage.user + ownUsage.system) / 1e6 / seconds,
-  };
+  const { result, seconds, ownCpu, serverCpu } = await timedWithCpu(serverPid, work);
+  return { ...result, seconds, serverCpu: serverCpu / seconds, clientCpu: ownCpu / seconds };
 }
 
 const doubleClaims = (claimed) => claimed.length - new Set(claimed).size;

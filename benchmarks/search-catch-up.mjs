@@ -30,7 +30,7 @@ import { foldSearchText, OutboxRelay } from '@mixtape/core';
 import { openElasticsearchBackends, versionedIndexName } from '@mixtape/core/elasticsearch';
 import { openSqliteBackends } from '@mixtape/core/sqlite';
 import { Client } from '@elastic/elasticsearch';
-import { cpuSecondsOf } from './cpu-time.mjs';
+import { timedWithCpu } from './cpu-time.mjs';
 import { ES_URL, syntheticTracks } from './search-latency.mjs';
 
 const CATALOG_BATCH = 1000;
@@ -44,13 +44,8 @@ async function elasticsearchPid(client) {
 
 /** Runs `work`, timing it and measuring the CPU Elasticsearch and this process used meanwhile. */
 async function measured(esPid, work) {
-  const es = esPid === undefined ? Number.NaN : cpuSecondsOf(esPid);
-  const own = process.cpuUsage();
-  const started = performance.now();
-  const result = await work();
-  const seconds = (performance.now() - started) / 1000;
-  const usage = process.cpuUsage(own);
-  return { ...result, seconds, benchCpu: (usage.user + usage.system) / 1e6, esCpu: esPid === undefined ? Number.NaN : cpuSecondsOf(esPid) - es };
+  const { result, seconds, ownCpu, serverCpu } = await timedWithCpu(esPid, work);
+  return { ...result, seconds, benchCpu: ownCpu, esCpu: serverCpu };
 }
 
 /** The body Mixtape indexes for a track (its mapping is strict): the text as given and folded. */
